@@ -1,0 +1,1 @@
+"""Adapters at the edge: Kafka, SQL, scheduler and the `dealwatch` CLI."""

@@ -1,0 +1,53 @@
+"""Runtime configuration, read from the environment (and `.env`) with pydantic-settings."""
+
+from __future__ import annotations
+
+import datetime as dt
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Every knob of dealwatch; the environment variable is the upper-cased field name."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+
+    kafka_bootstrap_servers: str = "127.0.0.1:9092"
+    kafka_security_protocol: str = "PLAINTEXT"
+    kafka_sasl_mechanism: str | None = None
+    kafka_sasl_username: str | None = None
+    kafka_sasl_password: SecretStr | None = None
+    kafka_ssl_cafile: Path | None = None
+
+    dealwatch_topic_prefix: str = ""
+    dealwatch_partitions: int = Field(default=6, ge=1)
+    dealwatch_home: Path = Path(".dealwatch")
+    dealwatch_kafka_version: str = "4.4.0"
+    dealwatch_kafka_port: int = 9092
+    dealwatch_today: dt.date | None = None
+    dealwatch_window_days: int = Field(default=365, ge=1)
+
+    database_url: str = "sqlite:///dealwatch.db"
+
+    slack_bot_token: SecretStr | None = None
+    slack_webhook_url: SecretStr | None = None
+    slack_api_url: str | None = None
+    slack_default_channel: str = "#dealwatch"
+    dealwatch_rules_file: Path | None = None
+
+    def topic(self, name: str) -> str:
+        """The full name of a project topic, with the configured prefix."""
+        return f"{self.dealwatch_topic_prefix}{name}"
+
+    def today(self) -> dt.date:
+        """The evaluation day: `DEALWATCH_TODAY` when pinned, else the UTC calendar day."""
+        return self.dealwatch_today or dt.datetime.now(dt.UTC).date()
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The process-wide settings (tests build their own `Settings`)."""
+    return Settings()
