@@ -12,6 +12,7 @@ from events.serialization import canonical_json
 from projections.burn import CompanyStatus, statuses
 from projections.consolidation import ConsolidationRow, consolidation_series
 from projections.effective import LoggedEvent, effective_view
+from projections.ledger import CompanyFacts, DealRow, company_facts, deal_rows
 from projections.rules import AlertCandidate, record_alerts, status_alerts, threshold_alerts
 from projections.thresholds import Thresholds
 
@@ -26,6 +27,9 @@ class Projection:
     series: list[ConsolidationRow]
     watchlist: list[CompanyStatus]
     alerts: list[AlertCandidate]
+    companies: list[CompanyFacts] = field(default_factory=list)
+    deals: list[DealRow] = field(default_factory=list)
+    retracted_event_ids: list[str] = field(default_factory=list)
     issues: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict:
@@ -70,4 +74,11 @@ def project(
         *status_alerts(watchlist, view.lineage, thresholds),
     ]
     alerts.sort(key=lambda a: (a.as_of, a.rule, a.alert_key))
-    return Projection(evaluation_day, window_days, known_at, series, watchlist, alerts, view.issues)
+    retracted = sorted({i for ids in view.retracted.values() for i in ids})
+    return Projection(
+        evaluation_day, window_days, known_at, series, watchlist, alerts,
+        companies=company_facts(records, roles.keys(), watchlist),
+        deals=deal_rows(records),
+        retracted_event_ids=retracted,
+        issues=view.issues,
+    )
