@@ -1,0 +1,1 @@
+"""Command groups of the `dealwatch` CLI, one module per concept."""

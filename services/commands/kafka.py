@@ -1,0 +1,62 @@
+"""`dealwatch kafka up|down|status`: the local single-node broker."""
+
+from __future__ import annotations
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from services import kafka_local
+from services.config import get_settings
+
+app = typer.Typer(name="kafka", help="The local Apache Kafka broker (KRaft, one node, no Docker).",
+                  no_args_is_help=True)
+console = Console()
+errors = Console(stderr=True)
+
+
+def _fail(error: Exception) -> typer.Exit:
+    errors.print(f"[red]error:[/] {error}")
+    return typer.Exit(1)
+
+
+def _print(status: kafka_local.BrokerStatus) -> None:
+    table = Table(show_header=False, title=f"Apache Kafka {status.version}")
+    state = ("[green]running, answering" if status.answering
+             else "[yellow]running, not answering" if status.running else "[red]stopped")
+    table.add_row("state", state)
+    table.add_row("bootstrap", status.bootstrap)
+    table.add_row("pid", str(status.pid or "-"))
+    table.add_row("data", str(status.data_dir))
+    table.add_row("log", str(status.log_file))
+    console.print(table)
+
+
+@app.command()
+def up(timeout: float = typer.Option(120.0, help="Seconds to wait for the broker")) -> None:
+    """Assemble the broker from Maven Central (first time), start it, wait until it answers."""
+    try:
+        with console.status("starting Kafka (the first run downloads the jars)..."):
+            status = kafka_local.up(get_settings(), timeout)
+    except kafka_local.KafkaLocalError as error:
+        raise _fail(error) from error
+    _print(status)
+
+
+@app.command()
+def down() -> None:
+    """Stop the broker; its data stays for the next `up`."""
+    try:
+        stopped = kafka_local.down(get_settings())
+    except OSError as error:
+        raise _fail(error) from error
+    console.print("stopped" if stopped else "no local broker was running")
+
+
+@app.command()
+def status() -> None:
+    """What runs where."""
+    current = kafka_local.status(get_settings())
+    _print(current)
+    if not current.answering:
+        raise typer.Exit(3)

@@ -1,0 +1,265 @@
+"""A local Apache Kafka broker without Docker: jars from Maven Central, KRaft, one node.
+
+`dealwatch kafka up` assembles the official broker with `mvn dependency:copy-dependencies`
+(cached in ~/.cache/dealwatch/kafka-VERSION), formats its storage once, and runs it with the
+machine's JDK. The data directory lives under DEALWATCH_HOME, so the log survives down/up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+from services.config import Settings
+
+ASSETS = Path(__file__).resolve().parent / "kafka"
+
+
+class KafkaLocalError(Exception):
+    """The local broker cannot be assembled, started or stopped; the message says why."""
+
+
+@dataclass(frozen=True)
+class BrokerStatus:
+    """What runs where."""
+
+    running: bool
+    answering: bool
+    pid: int | None
+    bootstrap: str
+    version: str
+    data_dir: Path
+    log_file: Path
+
+
+@dataclass(frozen=True)
+class _Paths:
+    home: Path
+    data: Path
+    config: Path
+    pid: Path
+    log: Path
+    cluster_id: Path
+
+
+def _paths(settings: Settings) -> _Paths:
+    home = settings.dealwatch_home.expanduser().resolve() / "kafka"
+    return _Paths(home, home / "data", home / "server.properties", home / "broker.pid",
+                  home / "broker.log", home / "cluster.id")
+
+
+def cache_dir(settings: Settings) -> Path:
+    """Where the broker's jars are cached (DEALWATCH_KAFKA_CACHE overrides)."""
+    root = os.environ.get("DEALWATCH_KAFKA_CACHE") or Path.home() / ".cache" / "dealwatch"
+    return Path(root) / f"kafka-{settings.dealwatch_kafka_version}"
+
+
+def _require(tool: str, what: str) -> str:
+    found = shutil.which(tool)
+    if not found:
+        raise KafkaLocalError(f"`{tool}` not found on PATH: install {what} "
+                              "(Debian: apt-get install openjdk-17-jdk-headless maven)")
+    return found
+
+
+def assemble(settings: Settings) -> Path:
+    """The directory of the broker's jars, downloaded through Maven the first time."""
+    libs = cache_dir(settings) / "libs"
+    marker = libs / ".complete"
+    if marker.exists():
+        return libs
+    mvn = _require("mvn", "Apache Maven")
+    libs.mkdir(parents=True, exist_ok=True)
+    command = [mvn, "-q", "-B", "-f", str(ASSETS / "pom.xml"), "dependency:copy-dependencies",
+               f"-DoutputDirectory={libs}", "-DincludeScope=runtime",
+               f"-Dkafka.version={settings.dealwatch_kafka_version}"]
+    done = subprocess.run(command, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise KafkaLocalError(f"mvn could not assemble Kafka {settings.dealwatch_kafka_version} "
+                              f"from Maven Central:\n{(done.stdout + done.stderr)[-2000:]}")
+    marker.write_text(settings.dealwatch_kafka_version)
+    return libs
+
+
+def _java(libs: Path, *args: str) -> list[str]:
+    java = _require("java", "a JDK (17 or newer)")
+    return [java, "-Xms256m", "-Xmx1g", "-XX:+UseG1GC", "-Djava.awt.headless=true",
+            f"-Dlog4j2.configurationFile={ASSETS / 'log4j2.properties'}",
+            "-cp", f"{libs}/*", *args]
+
+
+def _port_open(host: str, port: int) -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(0.5)
+        return sock.connect_ex((host, port)) == 0
+
+
+def answering(bootstrap: str, timeout: float = 5.0) -> bool:
+    """A Kafka broker answers a metadata request at `bootstrap`."""
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    async def probe() -> bool:
+        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=int(timeout * 1000))
+        try:
+            await asyncio.wait_for(admin.start(), timeout)
+            await asyncio.wait_for(admin.list_topics(), timeout)
+            return True
+        except Exception:
+            return False
+        finally:
+            await admin.close()
+
+    return asyncio.run(probe())
+
+
+def _pid(paths: _Paths) -> int | None:
+    try:
+        pid = int(paths.pid.read_text())
+        os.kill(pid, 0)
+    except (FileNotFoundError, ValueError, ProcessLookupError, PermissionError):
+        return None
+    return pid
+
+
+def _local_bootstrap(settings: Settings) -> str:
+    return f"127.0.0.1:{settings.dealwatch_kafka_port}"
+
+
+def status(settings: Settings) -> BrokerStatus:
+    """Is our broker running, and does it answer?"""
+    paths = _paths(settings)
+    pid = _pid(paths)
+    bootstrap = _local_bootstrap(settings)
+    up = pid is not None and _port_open("127.0.0.1", settings.dealwatch_kafka_port)
+    return BrokerStatus(pid is not None, up and answering(bootstrap), pid, bootstrap,
+                        settings.dealwatch_kafka_version, paths.data, paths.log)
+
+
+def _write_config(settings: Settings, paths: _Paths) -> None:
+    template = (ASSETS / "server.properties").read_text()
+    paths.config.write_text(template.format(
+        port=settings.dealwatch_kafka_port, controller_port=settings.dealwatch_kafka_port + 1,
+        data_dir=paths.data))
+
+
+def _format_once(libs: Path, paths: _Paths) -> None:
+    if (paths.data / "meta.properties").exists():
+        return
+    cluster_id = paths.cluster_id.read_text().strip() if paths.cluster_id.exists() else None
+    if not cluster_id:
+        cluster_id = _kafka_uuid()
+        paths.cluster_id.write_text(cluster_id)
+    done = subprocess.run(
+        _java(libs, "kafka.tools.StorageTool", "format", "--standalone", "--ignore-formatted",
+              "-t", cluster_id, "-c", str(paths.config)),
+        capture_output=True, text=True)
+    if done.returncode != 0:
+        raise KafkaLocalError(f"formatting the storage failed:\n{(done.stdout + done.stderr)[-2000:]}")
+
+
+def _kafka_uuid() -> str:
+    """A Kafka cluster id: 16 random bytes, URL-safe base64 without padding."""
+    import base64
+
+    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+
+
+def up(settings: Settings, timeout: float = 120.0) -> BrokerStatus:
+    """Start the broker (idempotent) and wait until it answers."""
+    paths = _paths(settings)
+    port = settings.dealwatch_kafka_port
+    if _pid(paths) is not None:
+        return _wait(settings, paths, timeout)
+    for taken in (port, port + 1):
+        if _port_open("127.0.0.1", taken):
+            raise KafkaLocalError(
+                f"port {taken} on 127.0.0.1 is taken by another process (not a dealwatch broker "
+                f"of {paths.home}); stop it, or set DEALWATCH_KAFKA_PORT (the controller uses "
+                "the port after it) and KAFKA_BOOTSTRAP_SERVERS")
+    libs = assemble(settings)
+    paths.data.mkdir(parents=True, exist_ok=True)
+    _write_config(settings, paths)
+    _format_once(libs, paths)
+    with paths.log.open("ab") as log:
+        process = subprocess.Popen(_java(libs, "kafka.Kafka", str(paths.config)),
+                                   stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                   start_new_session=True)
+    paths.pid.write_text(str(process.pid))
+    return _wait(settings, paths, timeout, process)
+
+
+def _wait(settings: Settings, paths: _Paths, timeout: float,
+          process: subprocess.Popen | None = None) -> BrokerStatus:
+    deadline = time.monotonic() + timeout
+    bootstrap = _local_bootstrap(settings)
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            paths.pid.unlink(missing_ok=True)
+            raise KafkaLocalError(f"the broker exited with status {process.returncode}; "
+                                  f"last lines of {paths.log}:\n{_tail(paths.log)}")
+        if _port_open("127.0.0.1", settings.dealwatch_kafka_port) and answering(bootstrap, 3.0):
+            return status(settings)
+        time.sleep(0.5)
+    raise KafkaLocalError(f"the broker did not answer at {bootstrap} within {timeout:.0f}s; "
+                          f"last lines of {paths.log}:\n{_tail(paths.log)}")
+
+
+def _tail(path: Path, lines: int = 20) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except FileNotFoundError:
+        return "(no log)"
+
+
+def down(settings: Settings, timeout: float = 60.0) -> bool:
+    """Stop the broker (SIGTERM, then SIGKILL after `timeout`); True if one was running."""
+    paths = _paths(settings)
+    pid = _pid(paths)
+    if pid is None:
+        paths.pid.unlink(missing_ok=True)
+        return False
+    os.killpg(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and _alive(pid):
+        time.sleep(0.2)
+    if _alive(pid):
+        os.killpg(pid, signal.SIGKILL)
+    paths.pid.unlink(missing_ok=True)
+    while _port_open("127.0.0.1", settings.dealwatch_kafka_port) and time.monotonic() < deadline + 10:
+        time.sleep(0.2)
+    return True
+
+
+def _alive(pid: int) -> bool:
+    try:
+        waited, _ = os.waitpid(pid, os.WNOHANG)
+        if waited == pid:
+            return False
+    except ChildProcessError:
+        pass
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def ensure_broker(settings: Settings) -> BrokerStatus:
+    """A broker that answers at KAFKA_BOOTSTRAP_SERVERS: an existing one, or our local one."""
+    bootstrap = settings.kafka_bootstrap_servers
+    if answering(bootstrap):
+        return BrokerStatus(True, True, _pid(_paths(settings)), bootstrap,
+                            settings.dealwatch_kafka_version, _paths(settings).data,
+                            _paths(settings).log)
+    if bootstrap.split(",")[0].strip() != _local_bootstrap(settings):
+        raise KafkaLocalError(f"no Kafka broker answers at {bootstrap}, and it is not the local "
+                              f"broker's address ({_local_bootstrap(settings)}) to start one")
+    return up(settings)
