@@ -29,6 +29,7 @@ class Settings(BaseSettings):
     dealwatch_kafka_port: int = 9092
     dealwatch_today: dt.date | None = None
     dealwatch_window_days: int = Field(default=365, ge=1)
+    dealwatch_projection_interval: float = Field(default=1.0, gt=0)
 
     database_url: str = "sqlite:///dealwatch.db"
 

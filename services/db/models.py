@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import BigInteger, Column, Index, Text
+from sqlalchemy import BigInteger, Column, DateTime, Index, Text
 from sqlmodel import Field, SQLModel
+
+
+def _utc(nullable: bool = True) -> Column:
+    """A timestamp column that stores UTC instants (aware datetimes) on both databases."""
+    return Column(DateTime(timezone=True), nullable=nullable)
 
 
 class Event(SQLModel, table=True):
@@ -67,6 +72,17 @@ class Watchlist(SQLModel, table=True):
     as_of: dt.date
 
 
+class RegistryEntry(SQLModel, table=True):
+    """The company registry as read from the compacted `companies` topic."""
+
+    __tablename__ = "registry"
+
+    slug: str = Field(primary_key=True)
+    name: str
+    role: str
+    country: str | None = None
+
+
 class Company(SQLModel, table=True):
     """The registry joined with what the log says about each company."""
 
@@ -107,13 +123,13 @@ class Alert(SQLModel, table=True):
     rule: str
     subject: str
     as_of: dt.date
-    fired_at: dt.datetime
+    fired_at: dt.datetime = Field(sa_column=_utc(False))
     lineage: str
     message: str = Field(sa_column=Column(Text, nullable=False))
     channel: str
     delivery_state: str = "pending"
     attempts: int = 0
-    delivered_at: dt.datetime | None = None
+    delivered_at: dt.datetime | None = Field(default=None, sa_column=_utc())
     last_error: str | None = None
 
 
@@ -124,7 +140,7 @@ class Silence(SQLModel, table=True):
 
     rule: str = Field(primary_key=True)
     subject: str = Field(primary_key=True, default="*")
-    until: dt.datetime
+    until: dt.datetime = Field(sa_column=_utc(False))
 
 
 class StreamPosition(SQLModel, table=True):
@@ -147,7 +163,7 @@ class ProjectionState(SQLModel, table=True):
     projected_version: int = -1
     evaluation_day: dt.date | None = None
     window_days: int | None = None
-    projected_at: dt.datetime | None = None
+    projected_at: dt.datetime | None = Field(default=None, sa_column=_utc())
     digest: str | None = None
 
 

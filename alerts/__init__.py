@@ -1,0 +1,1 @@
+"""Alert rules configuration, the outbox, and delivery to Slack."""

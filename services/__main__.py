@@ -1,0 +1,5 @@
+"""`python -m services ...` is the `dealwatch` command."""
+
+from services.cli import app
+
+app()

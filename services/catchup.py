@@ -1,0 +1,69 @@
+"""Has the worker caught up? The log's end offsets against what SQL says it has consumed."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import time
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from services.config import Settings
+from services.db.engine import session_factory
+from services.db.models import ProjectionState, StreamPosition
+from services.kafka_clients import client_kwargs
+from services.topics import COMPANIES, DEAL_EVENTS
+
+
+async def end_offsets(settings: Settings) -> dict[tuple[str, int], int]:
+    """The next offset to be written in every partition of the consumed topics."""
+    consumer = AIOKafkaConsumer(**client_kwargs(settings), enable_auto_commit=False)
+    await consumer.start()
+    try:
+        tps = [
+            TopicPartition(topic, p)
+            for topic in (settings.topic(DEAL_EVENTS), settings.topic(COMPANIES))
+            for p in sorted(consumer.partitions_for_topic(topic) or await _partitions(consumer, topic))
+        ]
+        ends = await consumer.end_offsets(tps)
+        return {(tp.topic, tp.partition): offset for tp, offset in ends.items()}
+    finally:
+        await consumer.stop()
+
+
+async def _partitions(consumer: AIOKafkaConsumer, topic: str) -> set[int]:
+    await consumer._client.force_metadata_update()
+    return consumer.partitions_for_topic(topic) or set()
+
+
+async def lag(engine: AsyncEngine, ends: dict[tuple[str, int], int]) -> int:
+    """Messages in the log that SQL has not consumed yet."""
+    async with session_factory(engine)() as session:
+        rows = (await session.execute(select(StreamPosition))).scalars().all()
+    done = {(r.topic, r.partition): r.next_offset for r in rows}
+    return sum(max(0, end - done.get(tp, 0)) for tp, end in ends.items())
+
+
+async def projected(engine: AsyncEngine, evaluation_day: dt.date) -> bool:
+    """The projection tables reflect everything mirrored, as of `evaluation_day`."""
+    async with session_factory(engine)() as session:
+        state = await session.get(ProjectionState, 1)
+    return bool(state and state.projected_version == state.log_version
+                and state.evaluation_day == evaluation_day)
+
+
+async def wait_until_caught_up(
+    engine: AsyncEngine, settings: Settings, timeout: float = 120.0, poll: float = 0.5
+) -> float:
+    """Wait until SQL has consumed the log as it is now and projected it; return the seconds."""
+    started = time.monotonic()
+    ends = await end_offsets(settings)
+    while True:
+        if await lag(engine, ends) == 0 and await projected(engine, settings.today()):
+            return time.monotonic() - started
+        if time.monotonic() - started > timeout:
+            raise TimeoutError(f"the worker did not catch up within {timeout:.0f}s "
+                               f"({await lag(engine, ends)} messages behind)")
+        await asyncio.sleep(poll)

@@ -1,0 +1,18 @@
+"""The `dealwatch` command line (Typer + Rich)."""
+
+from __future__ import annotations
+
+import typer
+
+from services.commands import demo, ingest, kafka, replay, worker
+
+app = typer.Typer(
+    name="dealwatch",
+    help="Event-sourced monitor of AI-industry consolidation: Kafka log, SQL projections, "
+    "Slack alerts.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+)
+app.add_typer(kafka.app)
+for module in (ingest, worker, demo, replay):
+    module.register(app)

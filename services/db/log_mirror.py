@@ -1,0 +1,108 @@
+"""The worker's writes: the log mirrored into SQL, idempotently, one transaction per batch."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import and_, delete, or_, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from services.db.models import Event, ProjectionState, RegistryEntry, StreamPosition
+
+
+@dataclass(frozen=True)
+class Consumed:
+    """Where a batch ends in one topic partition: the next offset to read."""
+
+    topic: str
+    partition: int
+    next_offset: int
+
+
+def _insert(session: AsyncSession, table):
+    dialect = session.bind.dialect.name if session.bind else "sqlite"
+    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
+
+
+async def write_events(
+    session: AsyncSession, rows: Sequence[dict], consumed: Sequence[Consumed]
+) -> None:
+    """Upsert events by id (the earliest log position wins) and the positions they came from."""
+    if rows:
+        stmt = _insert(session, Event)
+        t, new = Event.__table__.c, stmt.excluded
+        earlier = or_(new.partition < t.partition,
+                      and_(new.partition == t.partition, new.offset < t.offset))
+        await session.execute(
+            stmt.on_conflict_do_update(
+                index_elements=["event_id"],
+                set_={"topic": new.topic, "partition": new.partition, "offset": new.offset},
+                where=earlier,
+            ),
+            list(rows),
+        )
+    await _advance(session, consumed)
+    await bump_log_version(session)
+
+
+async def write_registry(
+    session: AsyncSession, entries: Sequence[dict], removed: Sequence[str],
+    consumed: Sequence[Consumed],
+) -> None:
+    """Upsert registry rows (last write wins, as in the compacted topic); drop tombstoned slugs."""
+    if entries:
+        stmt = _insert(session, RegistryEntry)
+        new = stmt.excluded
+        await session.execute(
+            stmt.on_conflict_do_update(
+                index_elements=["slug"],
+                set_={"name": new.name, "role": new.role, "country": new.country},
+            ),
+            list(entries),
+        )
+    if removed:
+        await session.execute(delete(RegistryEntry).where(RegistryEntry.slug.in_(removed)))
+    await _advance(session, consumed)
+    await bump_log_version(session)
+
+
+async def _advance(session: AsyncSession, consumed: Sequence[Consumed]) -> None:
+    if not consumed:
+        return
+    stmt = _insert(session, StreamPosition)
+    new = stmt.excluded
+    await session.execute(
+        stmt.on_conflict_do_update(
+            index_elements=["topic", "partition"],
+            set_={"next_offset": new.next_offset},
+            where=new.next_offset > StreamPosition.__table__.c.next_offset,
+        ),
+        [{"topic": c.topic, "partition": c.partition, "next_offset": c.next_offset}
+         for c in consumed],
+    )
+
+
+async def lock_state(session: AsyncSession) -> None:
+    """Create the projection state row if missing and write-lock it until the transaction ends.
+
+    Taking a write lock first (not a read) keeps SQLite's WAL snapshots and PostgreSQL's row
+    locks simple: writers of the mirror and projectors take turns.
+    """
+    await session.execute(
+        _insert(session, ProjectionState).values(id=1, log_version=0).on_conflict_do_nothing()
+    )
+    await session.execute(update(ProjectionState).where(ProjectionState.id == 1)
+                          .values(id=ProjectionState.id))
+
+
+async def bump_log_version(session: AsyncSession) -> None:
+    """Tell the projector that the log mirror changed."""
+    await session.execute(
+        _insert(session, ProjectionState).values(id=1, log_version=0).on_conflict_do_nothing()
+    )
+    await session.execute(
+        update(ProjectionState).where(ProjectionState.id == 1)
+        .values(log_version=ProjectionState.log_version + 1)
+    )

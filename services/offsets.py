@@ -1,0 +1,55 @@
+"""SQL is the record of what was consumed: align the consumer group with it before starting.
+
+The worker writes the next offset of every partition in the same transaction as the rows.
+When the database is new (a first run, a switch from SQLite to PostgreSQL, a rebuild) or was
+restored from a backup, the group's committed offsets in Kafka no longer match it; moving them
+to SQL's positions makes the worker re-read exactly what the database lacks.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.structs import OffsetAndMetadata
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from services.catchup import end_offsets
+from services.config import Settings
+from services.db.engine import session_factory
+from services.db.models import StreamPosition
+from services.kafka_clients import client_kwargs
+
+log = logging.getLogger("dealwatch.offsets")
+
+
+def group_id(settings: Settings) -> str:
+    """The worker's consumer group (Faust's app id)."""
+    return f"{settings.dealwatch_topic_prefix}dealwatch-worker"
+
+
+async def align_group_offsets(settings: Settings, engine: AsyncEngine) -> dict[str, int]:
+    """Commit SQL's positions as the group's offsets; returns what moved, by `topic[partition]`.
+
+    Only possible while no worker of the group runs (Kafka refuses commits from outside a
+    live group); then the running workers' positions are already consistent with SQL.
+    """
+    async with session_factory(engine)() as session:
+        rows = (await session.execute(select(StreamPosition))).scalars().all()
+    stored = {(r.topic, r.partition): r.next_offset for r in rows}
+    partitions = await end_offsets(settings)
+    consumer = AIOKafkaConsumer(**client_kwargs(settings), group_id=group_id(settings),
+                                enable_auto_commit=False)
+    await consumer.start()
+    try:
+        tps = [TopicPartition(t, p) for t, p in partitions]
+        consumer.assign(tps)
+        committed = {tp: await consumer.committed(tp) for tp in tps}
+        wanted = {tp: stored.get((tp.topic, tp.partition), 0) for tp in tps}
+        moves = {tp: offset for tp, offset in wanted.items() if committed[tp] != offset}
+        if moves:
+            await consumer.commit({tp: OffsetAndMetadata(o, "") for tp, o in moves.items()})
+        return {f"{tp.topic}[{tp.partition}]": o for tp, o in moves.items()}
+    finally:
+        await consumer.stop()

@@ -1,0 +1,170 @@
+"""The Faust worker: mirrors the log into SQL in batches and keeps the projections current.
+
+Run it with `dealwatch worker`, or `faust -A services.faust_app worker -l info`. Any number of
+workers may join one consumer group: each mirrors the partitions it is assigned, and the
+projector recomputes global numbers from SQL under a lock (see `services.projector`).
+"""
+
+from __future__ import annotations
+
+import logging
+import ssl
+from collections.abc import Sequence
+from typing import Any
+
+import faust
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from alerts.rules_config import RulesConfig, load_rules
+from events.envelope import DealEvent
+from services.config import Settings, get_settings
+from services.db.engine import make_async_engine, session_factory
+from services.db.log_mirror import Consumed, write_events, write_registry
+from services.projector import run_projection
+from services.topics import COMPANIES, DEAL_EVENTS
+
+log = logging.getLogger("dealwatch.worker")
+
+BATCH_SIZE = 2_000
+BATCH_WITHIN = 0.5
+
+
+def event_row(topic: str, partition: int, offset: int, value: bytes) -> dict[str, Any]:
+    """The `events` row of one log message."""
+    event = DealEvent.from_bytes(value)
+    record = event.record
+    return {
+        "event_id": event.event_id, "record_id": record.id, "kind": record.kind,
+        "date": record.date, "reported": record.known_on, "company": record.company,
+        "topic": topic, "partition": partition, "offset": offset,
+        "payload": value.decode(),
+    }
+
+
+def consumed_positions(events: Sequence[faust.types.EventT]) -> list[Consumed]:
+    """The next offset to read in each topic partition a batch came from."""
+    ends: dict[tuple[str, int], int] = {}
+    for e in events:
+        tp = (e.message.topic, e.message.partition)
+        ends[tp] = max(ends.get(tp, -1), e.message.offset + 1)
+    return [Consumed(t, p, n) for (t, p), n in sorted(ends.items())]
+
+
+def _credentials(settings: Settings) -> Any:
+    if settings.kafka_sasl_mechanism:
+        password = settings.kafka_sasl_password
+        return faust.SASLCredentials(
+            username=settings.kafka_sasl_username,
+            password=password.get_secret_value() if password else None,
+            mechanism=settings.kafka_sasl_mechanism,
+            ssl_context=_ssl(settings),
+        )
+    return _ssl(settings)
+
+
+def _ssl(settings: Settings) -> ssl.SSLContext | None:
+    if "SSL" not in settings.kafka_security_protocol:
+        return None
+    cafile = str(settings.kafka_ssl_cafile) if settings.kafka_ssl_cafile else None
+    return ssl.create_default_context(cafile=cafile)
+
+
+class Projections:
+    """The worker's SQL side: one engine, the rules, and the projector run on a timer."""
+
+    def __init__(self, settings: Settings, rules: RulesConfig) -> None:
+        self.settings = settings
+        self.rules = rules
+        self._engine: AsyncEngine | None = None
+
+    @property
+    def engine(self) -> AsyncEngine:
+        if self._engine is None:  # created inside the worker's event loop
+            self._engine = make_async_engine(self.settings.database_url)
+        return self._engine
+
+    async def mirror_events(self, events: Sequence[faust.types.EventT]) -> None:
+        rows = []
+        for e in events:
+            m = e.message
+            try:
+                rows.append(event_row(m.topic, m.partition, m.offset, m.value))
+            except ValueError as error:  # not written by dealwatch's ingest: keep going
+                log.error("skipped undecodable event at %s[%s]@%s: %s",
+                          m.topic, m.partition, m.offset, error)
+        async with session_factory(self.engine)() as session, session.begin():
+            await write_events(session, rows, consumed_positions(events))
+
+    async def mirror_registry(self, events: Sequence[faust.types.EventT]) -> None:
+        latest: dict[str, dict | None] = {}
+        for e in events:
+            slug = e.message.key.decode()
+            latest[slug] = None if e.message.value is None else _registry_row(e.message.value)
+        entries = [row for row in latest.values() if row is not None]
+        removed = [slug for slug, row in latest.items() if row is None]
+        async with session_factory(self.engine)() as session, session.begin():
+            await write_registry(session, entries, removed, consumed_positions(events))
+
+    async def project(self) -> None:
+        s = self.settings
+        try:
+            outcome = await run_projection(self.engine, self.rules, s.today(),
+                                           s.dealwatch_window_days)
+        except Exception:  # a database hiccup: the next tick tries again
+            log.exception("projection failed; retrying at the next tick")
+            return
+        if not outcome.skipped:
+            log.info("projected %d events as of %s in %.2fs: %d series rows, %d on the "
+                     "watchlist, %d new alerts", outcome.events, outcome.evaluation_day,
+                     outcome.seconds, outcome.series_rows, outcome.watchlist,
+                     outcome.alerts_added)
+
+
+def _registry_row(value: bytes) -> dict:
+    import json
+
+    from events.registry import Company
+
+    company = Company.model_validate(json.loads(value))
+    return company.model_dump()
+
+
+def create_app(settings: Settings | None = None) -> faust.App:
+    """The Faust app; its id is the consumer group, so workers with one prefix share the work."""
+    settings = settings or get_settings()
+    rules = load_rules(settings.dealwatch_rules_file, settings.slack_default_channel)
+    projections = Projections(settings, rules)
+    servers = [f"kafka://{h.strip()}" for h in settings.kafka_bootstrap_servers.split(",")]
+    app = faust.App(
+        f"{settings.dealwatch_topic_prefix}dealwatch-worker",
+        broker=servers,
+        broker_credentials=_credentials(settings),
+        store="memory://",
+        web_enabled=False,
+        consumer_auto_offset_reset="earliest",
+        topic_allow_declare=False,
+        topic_disable_leader=True,
+        producer_acks=-1,
+    )
+    raw = {"key_type": bytes, "value_type": bytes, "key_serializer": "raw",
+           "value_serializer": "raw"}
+    deal_events = app.topic(settings.topic(DEAL_EVENTS), **raw)
+    companies = app.topic(settings.topic(COMPANIES), **raw)
+
+    @app.agent(deal_events, name="mirror-events")
+    async def mirror_events(stream: faust.StreamT) -> None:
+        async for batch in stream.take_events(BATCH_SIZE, within=BATCH_WITHIN):
+            await projections.mirror_events(batch)
+
+    @app.agent(companies, name="mirror-registry")
+    async def mirror_registry(stream: faust.StreamT) -> None:
+        async for batch in stream.take_events(BATCH_SIZE, within=BATCH_WITHIN):
+            await projections.mirror_registry(batch)
+
+    @app.timer(interval=settings.dealwatch_projection_interval)
+    async def keep_projected() -> None:
+        await projections.project()
+
+    app.dealwatch_projections = projections  # type: ignore[attr-defined]
+    return app
+
