@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from services.config import Settings
 from services.db.engine import session_factory
 from services.db.models import ProjectionState, StreamPosition
-from services.kafka_clients import client_kwargs
+from services.kafka_clients import client_kwargs, topic_partitions
 from services.topics import COMPANIES, DEAL_EVENTS
 
 
@@ -25,7 +25,7 @@ async def end_offsets(settings: Settings) -> dict[tuple[str, int], int]:
         tps = [
             TopicPartition(topic, p)
             for topic in (settings.topic(DEAL_EVENTS), settings.topic(COMPANIES))
-            for p in sorted(consumer.partitions_for_topic(topic) or await _partitions(consumer, topic))
+            for p in await topic_partitions(consumer, topic)
         ]
         ends = await consumer.end_offsets(tps)
         return {(tp.topic, tp.partition): offset for tp, offset in ends.items()}

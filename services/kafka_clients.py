@@ -24,3 +24,9 @@ def client_kwargs(settings: Settings) -> dict[str, Any]:
         cafile = str(settings.kafka_ssl_cafile) if settings.kafka_ssl_cafile else None
         kwargs["ssl_context"] = create_ssl_context(cafile=cafile)
     return kwargs
+
+
+async def topic_partitions(consumer, topic: str) -> list[int]:
+    """The partitions of `topic`, from fresh cluster metadata (empty if it does not exist)."""
+    metadata = await consumer._client.fetch_all_metadata()  # noqa: SLF001
+    return sorted(metadata.partitions_for_topic(topic) or [])

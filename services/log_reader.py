@@ -11,7 +11,7 @@ from events.envelope import DealEvent
 from events.registry import Company
 from projections.effective import LoggedEvent
 from services.config import Settings
-from services.kafka_clients import client_kwargs
+from services.kafka_clients import client_kwargs, topic_partitions
 from services.topics import COMPANIES, DEAL_EVENTS
 
 
@@ -25,50 +25,47 @@ class LogSnapshot:
     undecodable: list[str] = field(default_factory=list)
 
 
-async def _read_topic(consumer: AIOKafkaConsumer, topic: str):
+async def _read_topic(settings: Settings, topic: str):
     """Yield every message of `topic` from the beginning to its current end."""
-    partitions = consumer.partitions_for_topic(topic)
-    if partitions is None:
-        await consumer._client.force_metadata_update()
-        partitions = consumer.partitions_for_topic(topic) or set()
-    tps = [TopicPartition(topic, p) for p in sorted(partitions)]
-    if not tps:
-        return
-    consumer.assign(tps)
-    await consumer.seek_to_beginning(*tps)
-    ends = await consumer.end_offsets(tps)
-    remaining = {tp for tp in tps if ends[tp] > 0}
-    while remaining:
-        batches = await consumer.getmany(*remaining, timeout_ms=1000, max_records=10_000)
-        for tp, messages in batches.items():
-            for message in messages:
-                if message.offset < ends[tp]:
-                    yield message
-            if await consumer.position(tp) >= ends[tp]:
-                remaining.discard(tp)
+    consumer = AIOKafkaConsumer(**client_kwargs(settings), enable_auto_commit=False,
+                                auto_offset_reset="earliest", isolation_level="read_committed")
+    await consumer.start()
+    try:
+        tps = [TopicPartition(topic, p) for p in await topic_partitions(consumer, topic)]
+        if not tps:
+            return
+        consumer.assign(tps)
+        await consumer.seek_to_beginning(*tps)
+        ends = await consumer.end_offsets(tps)
+        remaining = {tp for tp in tps if ends[tp] > 0}
+        while remaining:
+            batches = await consumer.getmany(*remaining, timeout_ms=1000, max_records=10_000)
+            for tp, messages in batches.items():
+                for message in messages:
+                    if message.offset < ends[tp]:
+                        yield message
+            for tp in list(remaining):
+                if await consumer.position(tp) >= ends[tp]:
+                    remaining.discard(tp)
+    finally:
+        await consumer.stop()
 
 
 async def read_log(settings: Settings) -> LogSnapshot:
     """Every event of `deal-events` with its (partition, offset), and the registry."""
     snapshot = LogSnapshot()
-    consumer = AIOKafkaConsumer(**client_kwargs(settings), enable_auto_commit=False,
-                                auto_offset_reset="earliest", isolation_level="read_committed")
-    await consumer.start()
-    try:
-        async for m in _read_topic(consumer, settings.topic(DEAL_EVENTS)):
-            snapshot.messages += 1
-            try:
-                event = DealEvent.from_bytes(m.value)
-            except ValueError as error:
-                snapshot.undecodable.append(f"{m.topic}[{m.partition}]@{m.offset}: {error}")
-                continue
-            snapshot.events.append(LoggedEvent(event, (m.partition, m.offset)))
-        async for m in _read_topic(consumer, settings.topic(COMPANIES)):
-            slug = m.key.decode()
-            if m.value is None:
-                snapshot.registry.pop(slug, None)
-            else:
-                snapshot.registry[slug] = Company.model_validate(json.loads(m.value))
-    finally:
-        await consumer.stop()
+    async for m in _read_topic(settings, settings.topic(DEAL_EVENTS)):
+        snapshot.messages += 1
+        try:
+            event = DealEvent.from_bytes(m.value)
+        except ValueError as error:
+            snapshot.undecodable.append(f"{m.topic}[{m.partition}]@{m.offset}: {error}")
+            continue
+        snapshot.events.append(LoggedEvent(event, (m.partition, m.offset)))
+    async for m in _read_topic(settings, settings.topic(COMPANIES)):
+        slug = m.key.decode()
+        if m.value is None:
+            snapshot.registry.pop(slug, None)
+        else:
+            snapshot.registry[slug] = Company.model_validate(json.loads(m.value))
     return snapshot
