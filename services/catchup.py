@@ -17,25 +17,39 @@ from services.kafka_clients import client_kwargs, topic_partitions
 from services.topics import COMPANIES, DEAL_EVENTS
 
 
+class LogEnds:
+    """A long-lived client asking the broker where the consumed topics end."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.consumer: AIOKafkaConsumer | None = None
+
+    async def offsets(self) -> dict[tuple[str, int], int]:
+        """The next offset to be written in every partition of the consumed topics."""
+        if self.consumer is None:
+            self.consumer = AIOKafkaConsumer(**client_kwargs(self.settings),
+                                             enable_auto_commit=False)
+            await self.consumer.start()
+        s = self.settings
+        tps = [TopicPartition(topic, p)
+               for topic in (s.topic(DEAL_EVENTS), s.topic(COMPANIES))
+               for p in await topic_partitions(self.consumer, topic)]
+        ends = await self.consumer.end_offsets(tps)
+        return {(tp.topic, tp.partition): offset for tp, offset in ends.items()}
+
+    async def close(self) -> None:
+        if self.consumer is not None:
+            await self.consumer.stop()
+            self.consumer = None
+
+
 async def end_offsets(settings: Settings) -> dict[tuple[str, int], int]:
     """The next offset to be written in every partition of the consumed topics."""
-    consumer = AIOKafkaConsumer(**client_kwargs(settings), enable_auto_commit=False)
-    await consumer.start()
+    ends = LogEnds(settings)
     try:
-        tps = [
-            TopicPartition(topic, p)
-            for topic in (settings.topic(DEAL_EVENTS), settings.topic(COMPANIES))
-            for p in await topic_partitions(consumer, topic)
-        ]
-        ends = await consumer.end_offsets(tps)
-        return {(tp.topic, tp.partition): offset for tp, offset in ends.items()}
+        return await ends.offsets()
     finally:
-        await consumer.stop()
-
-
-async def _partitions(consumer: AIOKafkaConsumer, topic: str) -> set[int]:
-    await consumer._client.force_metadata_update()
-    return consumer.partitions_for_topic(topic) or set()
+        await ends.close()
 
 
 async def lag(engine: AsyncEngine, ends: dict[tuple[str, int], int]) -> int:
@@ -51,6 +65,7 @@ async def projected(engine: AsyncEngine, evaluation_day: dt.date) -> bool:
     async with session_factory(engine)() as session:
         state = await session.get(ProjectionState, 1)
     return bool(state and state.projected_version == state.log_version
+                and state.alerts_version == state.log_version
                 and state.evaluation_day == evaluation_day)
 
 

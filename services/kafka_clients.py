@@ -28,5 +28,5 @@ def client_kwargs(settings: Settings) -> dict[str, Any]:
 
 async def topic_partitions(consumer, topic: str) -> list[int]:
     """The partitions of `topic`, from fresh cluster metadata (empty if it does not exist)."""
-    metadata = await consumer._client.fetch_all_metadata()  # noqa: SLF001
+    metadata = await consumer._client.fetch_all_metadata()
     return sorted(metadata.partitions_for_topic(topic) or [])

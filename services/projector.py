@@ -13,10 +13,9 @@ import time
 from dataclasses import dataclass
 
 from sqlalchemy import delete, insert, select, update
-from sqlalchemy.ext.asyncio import AsyncEngine
-from sqlmodel.ext.asyncio.session import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from alerts.outbox import sync_outbox
+from alerts.outbox import OutboxChange, sync_outbox
 from alerts.rules_config import RulesConfig
 from events.envelope import DealEvent
 from projections.effective import LoggedEvent
@@ -74,16 +73,23 @@ async def run_projection(
     evaluation_day: dt.date,
     window_days: int = 365,
     *,
+    record_alerts: bool = True,
     force: bool = False,
     now: dt.datetime | None = None,
 ) -> ProjectionOutcome:
-    """Bring the projection tables and the alert outbox up to the mirrored log, atomically."""
+    """Bring the projection tables and the alert outbox up to the mirrored log, atomically.
+
+    With `record_alerts=False` (the worker is still catching up with the log) only the tables
+    change: alerts are recorded once the picture is complete, so a backlog being read does not
+    fire threshold alerts that only its first half implies.
+    """
     started = time.perf_counter()
     async with session_factory(engine)() as session, session.begin():
         state = await _locked_state(session)
         fresh = (state.projected_version == state.log_version
                  and state.evaluation_day == evaluation_day
-                 and state.window_days == window_days)
+                 and state.window_days == window_days
+                 and (state.alerts_version == state.log_version or not record_alerts))
         if fresh and not force:
             return ProjectionOutcome(True, evaluation_day, state.log_version)
         log = await load_log(session)
@@ -91,14 +97,18 @@ async def run_projection(
         roles = {slug: e.role for slug, e in registry.items()}
         projection = project(log, roles, evaluation_day, window_days, rules.thresholds)
         await _write_tables(session, projection, registry)
-        change = await sync_outbox(
-            session, projection.alerts, rules, now or dt.datetime.now(dt.UTC),
-            set(projection.retracted_event_ids),
-        )
+        change = OutboxChange(0, 0)
+        if record_alerts:
+            change = await sync_outbox(
+                session, projection.alerts, rules, now or dt.datetime.now(dt.UTC),
+                set(projection.retracted_event_ids),
+            )
         digest = digest_of(projection)
+        alerts_version = state.log_version if record_alerts else state.alerts_version
         await session.execute(
             update(ProjectionState).where(ProjectionState.id == 1).values(
-                projected_version=state.log_version, evaluation_day=evaluation_day,
+                projected_version=state.log_version, alerts_version=alerts_version,
+                evaluation_day=evaluation_day,
                 window_days=window_days, digest=digest,
                 projected_at=dt.datetime.now(dt.UTC),
             )

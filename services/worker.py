@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from alerts.rules_config import RulesConfig, load_rules
 from events.envelope import DealEvent
+from services.catchup import LogEnds, lag
 from services.config import Settings, get_settings
 from services.db.engine import make_async_engine, session_factory
 from services.db.log_mirror import Consumed, write_events, write_registry
@@ -76,6 +77,7 @@ class Projections:
         self.settings = settings
         self.rules = rules
         self._engine: AsyncEngine | None = None
+        self.log_ends = LogEnds(settings)
 
     @property
     def engine(self) -> AsyncEngine:
@@ -108,16 +110,18 @@ class Projections:
     async def project(self) -> None:
         s = self.settings
         try:
+            behind = await lag(self.engine, await self.log_ends.offsets())
             outcome = await run_projection(self.engine, self.rules, s.today(),
-                                           s.dealwatch_window_days)
+                                           s.dealwatch_window_days, record_alerts=behind == 0)
         except Exception:  # a database hiccup: the next tick tries again
             log.exception("projection failed; retrying at the next tick")
             return
         if not outcome.skipped:
             log.info("projected %d events as of %s in %.2fs: %d series rows, %d on the "
-                     "watchlist, %d new alerts", outcome.events, outcome.evaluation_day,
+                     "watchlist, %d new alerts%s", outcome.events, outcome.evaluation_day,
                      outcome.seconds, outcome.series_rows, outcome.watchlist,
-                     outcome.alerts_added)
+                     outcome.alerts_added,
+                     f" (alerts wait: {behind} messages still to read)" if behind else "")
 
 
 def _registry_row(value: bytes) -> dict:

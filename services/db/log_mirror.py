@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import and_, delete, or_, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlmodel.ext.asyncio.session import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.db.models import Event, ProjectionState, RegistryEntry, StreamPosition
 

@@ -161,6 +161,7 @@ class ProjectionState(SQLModel, table=True):
     id: int = Field(default=1, primary_key=True)
     log_version: int = 0
     projected_version: int = -1
+    alerts_version: int = -1
     evaluation_day: dt.date | None = None
     window_days: int | None = None
     projected_at: dt.datetime | None = Field(default=None, sa_column=_utc())

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-22 14:11:24.396310
+Create Date: 2026-11-22 14:18:33.881291
 """
 
 from __future__ import annotations
@@ -117,6 +117,7 @@ def upgrade() -> None:
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("log_version", sa.Integer(), nullable=False),
         sa.Column("projected_version", sa.Integer(), nullable=False),
+        sa.Column("alerts_version", sa.Integer(), nullable=False),
         sa.Column("evaluation_day", sa.Date(), nullable=True),
         sa.Column("window_days", sa.Integer(), nullable=True),
         sa.Column("projected_at", sa.DateTime(timezone=True), nullable=True),
