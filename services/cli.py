@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from services.commands import demo, ingest, kafka, replay, show, sql, worker
+from services.commands import alerts, demo, ingest, kafka, replay, show, sql, worker
 
 app = typer.Typer(
     name="dealwatch",
@@ -14,5 +14,6 @@ app = typer.Typer(
     pretty_exceptions_show_locals=False,
 )
 app.add_typer(kafka.app)
+app.add_typer(alerts.app)
 for module in (ingest, worker, demo, replay, sql, show):
     module.register(app)

@@ -178,8 +178,8 @@ def test_sigkill_mid_stream_equals_clean_rebuild(kafka: Settings, sqlite_url: st
 def test_tables_match_the_pure_projection(kafka: Settings, sqlite_url: str, tmp_path: Path,
                                           field: str) -> None:
     """The worker's tables hold exactly what `project()` computes from the same log."""
-    from tests.seed import seed_events, seed_roles
     from projections.projection import project
+    from tests.seed import seed_events, seed_roles
 
     settings = _setup(kafka, sqlite_url)
     _ingest(settings, SEED_FEED)

@@ -26,6 +26,19 @@ def _insert(session: AsyncSession, table):
     return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
 
 
+async def upsert(session: AsyncSession, table, rows: Sequence[dict], keys: list[str]) -> None:
+    """Insert rows, replacing the non-key columns of rows that exist."""
+    if not rows:
+        return
+    stmt = _insert(session, table)
+    columns = [c for c in rows[0] if c not in keys]
+    await session.execute(
+        stmt.on_conflict_do_update(index_elements=keys,
+                                   set_={c: stmt.excluded[c] for c in columns}),
+        list(rows),
+    )
+
+
 async def write_events(
     session: AsyncSession, rows: Sequence[dict], consumed: Sequence[Consumed]
 ) -> None:
