@@ -25,8 +25,11 @@ def render(message: str | dict[str, Any]) -> tuple[str, list[dict[str, Any]]]:
     """(fallback text, blocks) for an outbox message: what happened, figures, source, lineage."""
     m = json.loads(message) if isinstance(message, str) else message
     fields = [MarkdownTextObject(text=f"*{name}*\n{value}") for name, value in m["facts"]]
-    context = [MarkdownTextObject(text=f"as of {m['as_of']} · rule `{m['rule']}` · "
-                                       f"subject `{m['subject']}`")]
+    context = [
+        MarkdownTextObject(
+            text=f"as of {m['as_of']} · rule `{m['rule']}` · subject `{m['subject']}`"
+        )
+    ]
     if m.get("source"):
         context.append(MarkdownTextObject(text=f"Source: {m['source'][:300]}"))
     context.append(MarkdownTextObject(text=f"Lineage (event ids): {_lineage(m['lineage'])}"))

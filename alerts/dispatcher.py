@@ -8,6 +8,7 @@ message arrived (the alert key travels as message metadata) before sending it ag
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import logging
 from collections.abc import Callable
@@ -43,8 +44,12 @@ async def _set(session: AsyncSession, key: str, **values) -> None:
 
 async def _silenced(session: AsyncSession, alert: Alert, now: dt.datetime) -> bool:
     found = await session.execute(
-        select(Silence.rule).where(Silence.rule == alert.rule, Silence.until > now,
-                                   or_(Silence.subject == "*", Silence.subject == alert.subject)))
+        select(Silence.rule).where(
+            Silence.rule == alert.rule,
+            Silence.until > now,
+            or_(Silence.subject == "*", Silence.subject == alert.subject),
+        )
+    )
     return found.first() is not None
 
 
@@ -53,15 +58,26 @@ def _outgoing(alert: Alert) -> Outgoing:
 
 
 async def dispatch(
-    sessions: async_sessionmaker[AsyncSession], sender: Sender, now: Now = utc_now,
+    sessions: async_sessionmaker[AsyncSession],
+    sender: Sender,
+    now: Now = utc_now,
     batch: int = 50,
 ) -> DispatchReport:
     """One round: reconcile interrupted sends, then send pending alerts in order."""
     report = DispatchReport()
     async with sessions() as session:
-        rows = (await session.execute(
-            select(Alert).where(Alert.delivery_state.in_([PENDING, SENDING]))
-            .order_by(Alert.as_of, Alert.fired_at, Alert.alert_key).limit(batch))).scalars().all()
+        rows = (
+            (
+                await session.execute(
+                    select(Alert)
+                    .where(Alert.delivery_state.in_([PENDING, SENDING]))
+                    .order_by(Alert.as_of, Alert.fired_at, Alert.alert_key)
+                    .limit(batch)
+                )
+            )
+            .scalars()
+            .all()
+        )
     blocked: set[str] = set()  # channels where an earlier alert could not go out this round
     for alert in rows:
         if alert.channel in blocked:
@@ -70,16 +86,22 @@ async def dispatch(
             if alert.delivery_state == SENDING:
                 arrived = await sender.already_sent(_outgoing(alert))
                 if arrived:
-                    await _set(session, alert.alert_key, delivery_state=DELIVERED,
-                               delivered_at=now(), last_error=None)
+                    await _set(
+                        session,
+                        alert.alert_key,
+                        delivery_state=DELIVERED,
+                        delivered_at=now(),
+                        last_error=None,
+                    )
                     report.reconciled += 1
                     continue
             elif await _silenced(session, alert, now()):
                 await _set(session, alert.alert_key, delivery_state=SILENCED)
                 report.silenced += 1
                 continue
-            await _set(session, alert.alert_key, delivery_state=SENDING,
-                       attempts=Alert.attempts + 1)
+            await _set(
+                session, alert.alert_key, delivery_state=SENDING, attempts=Alert.attempts + 1
+            )
         try:
             await sender.send(_outgoing(alert))
         except DeliveryError as error:
@@ -94,14 +116,21 @@ async def dispatch(
             log.warning("alert %s not delivered (%s): %s", alert.alert_key, state, error)
             continue
         async with sessions() as session, session.begin():
-            await _set(session, alert.alert_key, delivery_state=DELIVERED, delivered_at=now(),
-                       last_error=None)
+            await _set(
+                session,
+                alert.alert_key,
+                delivery_state=DELIVERED,
+                delivered_at=now(),
+                last_error=None,
+            )
         report.delivered += 1
     return report
 
 
 async def run_dispatcher(
-    sessions: async_sessionmaker[AsyncSession], sender: Sender, interval: float = 5.0,
+    sessions: async_sessionmaker[AsyncSession],
+    sender: Sender,
+    interval: float = 5.0,
     stop: asyncio.Event | None = None,
 ) -> None:
     """Dispatch rounds until `stop` is set; a failed round is logged and retried."""
@@ -113,7 +142,5 @@ async def run_dispatcher(
                 log.info("dispatch: %s", report)
         except Exception:
             log.exception("dispatch round failed; retrying in %.0fs", interval)
-        try:
+        with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), interval)
-        except TimeoutError:
-            pass

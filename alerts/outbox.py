@@ -24,7 +24,13 @@ RECORD_RULES = frozenset(
     {"mega_round", "reverse_acquihire", "incumbent_acquisition", "major_layoff", "probe_opened"}
 )
 PENDING, SENDING, DELIVERED, FAILED, CANCELLED, SILENCED = (
-    "pending", "sending", "delivered", "failed", "cancelled", "silenced")
+    "pending",
+    "sending",
+    "delivered",
+    "failed",
+    "cancelled",
+    "silenced",
+)
 STATES = (PENDING, SENDING, DELIVERED, FAILED, CANCELLED, SILENCED)
 
 
@@ -36,12 +42,17 @@ class OutboxChange:
 
 def message_of(candidate: AlertCandidate) -> str:
     """The stored message: everything a Slack message or an audit needs, as canonical JSON."""
-    return canonical_json({
-        "rule": candidate.rule, "subject": candidate.subject,
-        "as_of": candidate.as_of.isoformat(), "title": candidate.title,
-        "facts": [list(f) for f in candidate.facts], "source": candidate.source,
-        "lineage": list(candidate.lineage),
-    }).decode()
+    return canonical_json(
+        {
+            "rule": candidate.rule,
+            "subject": candidate.subject,
+            "as_of": candidate.as_of.isoformat(),
+            "title": candidate.title,
+            "facts": [list(f) for f in candidate.facts],
+            "source": candidate.source,
+            "lineage": list(candidate.lineage),
+        }
+    ).decode()
 
 
 async def sync_outbox(
@@ -57,25 +68,45 @@ async def sync_outbox(
     derived = {c.alert_key for c in candidates}
     existing = set((await session.execute(select(Alert.alert_key))).scalars())
     rows = [
-        {"alert_key": c.alert_key, "rule": c.rule, "subject": c.subject, "as_of": c.as_of,
-         "fired_at": now, "lineage": json.dumps(list(c.lineage)), "message": message_of(c),
-         "channel": rules.channel_for(c.rule), "delivery_state": PENDING, "attempts": 0}
-        for c in candidates if c.alert_key not in existing
+        {
+            "alert_key": c.alert_key,
+            "rule": c.rule,
+            "subject": c.subject,
+            "as_of": c.as_of,
+            "fired_at": now,
+            "lineage": json.dumps(list(c.lineage)),
+            "message": message_of(c),
+            "channel": rules.channel_for(c.rule),
+            "delivery_state": PENDING,
+            "attempts": 0,
+        }
+        for c in candidates
+        if c.alert_key not in existing
     ]
     if rows:
-        await session.execute(insert(Alert).on_conflict_do_nothing(index_elements=["alert_key"]),
-                              rows)
-    pending = (await session.execute(
-        select(Alert.alert_key, Alert.rule, Alert.lineage)
-        .where(Alert.delivery_state == PENDING))).all()
+        await session.execute(
+            insert(Alert).on_conflict_do_nothing(index_elements=["alert_key"]), rows
+        )
+    pending = (
+        await session.execute(
+            select(Alert.alert_key, Alert.rule, Alert.lineage).where(
+                Alert.delivery_state == PENDING
+            )
+        )
+    ).all()
     withdrawn = [
-        key for key, rule, lineage in pending
+        key
+        for key, rule, lineage in pending
         if key not in derived
         and (rule in RECORD_RULES or retracted_event_ids.intersection(json.loads(lineage)))
     ]
     if withdrawn:
         await session.execute(
-            update(Alert).where(Alert.alert_key.in_(withdrawn), Alert.delivery_state == PENDING)
-            .values(delivery_state=CANCELLED, last_error="withdrawn: its record was retracted "
-                    "or corrected before delivery"))
+            update(Alert)
+            .where(Alert.alert_key.in_(withdrawn), Alert.delivery_state == PENDING)
+            .values(
+                delivery_state=CANCELLED,
+                last_error="withdrawn: its record was retracted or corrected before delivery",
+            )
+        )
     return OutboxChange(len(rows), len(withdrawn))

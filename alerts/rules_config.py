@@ -56,15 +56,22 @@ KNOBS: dict[str, dict[str, tuple[str, Callable[[Any], Any]]]] = {
     "mega_round": {"min_amount_usd": ("mega_round_usd", _number)},
     "reverse_acquihire": {"min_staff_moved_pct": ("acquihire_staff_pct", _percent)},
     "incumbent_acquisition": {},
-    "major_layoff": {"min_pct": ("layoff_pct", _percent),
-                     "min_headcount": ("layoff_headcount", _integer)},
+    "major_layoff": {
+        "min_pct": ("layoff_pct", _percent),
+        "min_headcount": ("layoff_headcount", _integer),
+    },
     "probe_opened": {"actions": ("probe_actions", _actions)},
-    "consolidation_high": {"fire_at": ("consolidation_fire", _percent),
-                           "rearm_below": ("consolidation_rearm", _percent)},
-    "hhi_concentrated": {"fire_above": ("hhi_fire", _integer),
-                         "rearm_below": ("hhi_rearm", _integer)},
+    "consolidation_high": {
+        "fire_at": ("consolidation_fire", _percent),
+        "rearm_below": ("consolidation_rearm", _percent),
+    },
+    "hhi_concentrated": {
+        "fire_above": ("hhi_fire", _integer),
+        "rearm_below": ("hhi_rearm", _integer),
+    },
     "runway_critical": {},
     "runway_watch": {},
+    "digest": {},  # the scheduled digest: only `enabled` and `channel`
 }
 RULES = tuple(KNOBS)
 
@@ -76,6 +83,10 @@ class RulesConfig:
     thresholds: Thresholds = field(default_factory=Thresholds)
     default_channel: str = "#dealwatch"
     channels: dict[str, str] = field(default_factory=dict)
+    disabled: frozenset[str] = frozenset()
+
+    def is_enabled(self, rule: str) -> bool:
+        return rule not in self.disabled
 
     def channel_for(self, rule: str) -> str:
         return self.channels.get(rule, self.default_channel)
@@ -94,7 +105,9 @@ def load_rules(path: Path | None, default_channel: str = "#dealwatch") -> RulesC
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         line = mark.line + 1 if mark else 1
-        raise RulesFileError(f"{path}:{line}: not valid YAML: {getattr(error, 'problem', error)}") from error
+        raise RulesFileError(
+            f"{path}:{line}: not valid YAML: {getattr(error, 'problem', error)}"
+        ) from error
     return _Parser(str(path)).config(root, default_channel)
 
 
@@ -128,13 +141,19 @@ class _Parser:
             else:
                 raise self.fail(key, f"unknown key {key.value!r}; use `default_channel` or `rules`")
         thresholds = dataclasses.replace(
-            Thresholds(), **changes, enabled=frozenset(RULES) - disabled)
-        for rule, fire, rearm in (("consolidation_high", "consolidation_fire", "consolidation_rearm"),
-                                  ("hhi_concentrated", "hhi_fire", "hhi_rearm")):
+            Thresholds(), **changes, enabled=Thresholds().enabled - disabled
+        )
+        for rule, fire, rearm in (
+            ("consolidation_high", "consolidation_fire", "consolidation_rearm"),
+            ("hhi_concentrated", "hhi_fire", "hhi_rearm"),
+        ):
             if getattr(thresholds, rearm) > getattr(thresholds, fire):
-                raise self.fail(root, f"{rule}: rearm_below ({getattr(thresholds, rearm)}) must not "
-                                      f"be above the firing line ({getattr(thresholds, fire)})")
-        return RulesConfig(thresholds, default_channel, channels)
+                raise self.fail(
+                    root,
+                    f"{rule}: rearm_below ({getattr(thresholds, rearm)}) must not "
+                    f"be above the firing line ({getattr(thresholds, fire)})",
+                )
+        return RulesConfig(thresholds, default_channel, channels, frozenset(disabled))
 
     def channel(self, node: yaml.Node) -> str:
         value = self.value(node)
@@ -142,8 +161,9 @@ class _Parser:
             raise self.fail(node, f"a channel must be a name like '#deals', got {value!r}")
         return value
 
-    def rule(self, key: yaml.Node, node: yaml.Node, changes: dict, channels: dict,
-             disabled: set) -> None:
+    def rule(
+        self, key: yaml.Node, node: yaml.Node, changes: dict, channels: dict, disabled: set
+    ) -> None:
         rule = key.value
         if rule not in KNOBS:
             raise self.fail(key, f"unknown rule {rule!r}; the rules are {', '.join(RULES)}")

@@ -62,8 +62,7 @@ def retry_handlers(max_retries: int = 4, backoff: float = 0.5) -> list:
     return [
         AsyncRateLimitErrorRetryHandler(max_retry_count=max_retries),
         AsyncServerErrorRetryHandler(max_retry_count=max_retries, interval_calculator=interval),
-        AsyncConnectionErrorRetryHandler(max_retry_count=max_retries,
-                                         interval_calculator=interval),
+        AsyncConnectionErrorRetryHandler(max_retry_count=max_retries, interval_calculator=interval),
     ]
 
 
@@ -80,8 +79,10 @@ class _Redactor:
 def _api_error(error: SlackApiError, redact: _Redactor) -> DeliveryError:
     status = getattr(error.response, "status_code", None)
     code = error.response.get("error") if error.response is not None else None
-    return DeliveryError(redact(f"Slack answered {status}: {code or error}"),
-                         retryable=status in RETRYABLE_STATUS or code == "ratelimited")
+    return DeliveryError(
+        redact(f"Slack answered {status}: {code or error}"),
+        retryable=status in RETRYABLE_STATUS or code == "ratelimited",
+    )
 
 
 class BotSender:
@@ -89,11 +90,13 @@ class BotSender:
 
     name = "slack bot"
 
-    def __init__(self, token: str, base_url: str | None = None, max_retries: int = 4,
-                 backoff: float = 0.5) -> None:
+    def __init__(
+        self, token: str, base_url: str | None = None, max_retries: int = 4, backoff: float = 0.5
+    ) -> None:
         kwargs = {"base_url": base_url} if base_url else {}
-        self.client = AsyncWebClient(token=token, retry_handlers=retry_handlers(max_retries, backoff),
-                                     timeout=15, **kwargs)
+        self.client = AsyncWebClient(
+            token=token, retry_handlers=retry_handlers(max_retries, backoff), timeout=15, **kwargs
+        )
         self.redact = _Redactor(token)
         self._channel_ids: dict[str, str] = {}
 
@@ -101,9 +104,15 @@ class BotSender:
         text, blocks = render(alert.message)
         try:
             response = await self.client.chat_postMessage(
-                channel=alert.channel, text=text, blocks=blocks, unfurl_links=False,
-                metadata={"event_type": METADATA_EVENT,
-                          "event_payload": {"alert_key": alert.alert_key}})
+                channel=alert.channel,
+                text=text,
+                blocks=blocks,
+                unfurl_links=False,
+                metadata={
+                    "event_type": METADATA_EVENT,
+                    "event_payload": {"alert_key": alert.alert_key},
+                },
+            )
         except SlackApiError as error:
             raise _api_error(error, self.redact) from None
         except Exception as error:  # aiohttp/connection errors left after the retries
@@ -116,8 +125,9 @@ class BotSender:
             return self._channel_ids[channel]
         if not channel.startswith("#"):
             return channel
-        async for page in await self.client.conversations_list(limit=200,
-                                                               types="public_channel,private_channel"):
+        async for page in await self.client.conversations_list(
+            limit=200, types="public_channel,private_channel"
+        ):
             for c in page.get("channels", []):
                 self._channel_ids["#" + c["name"]] = c["id"]
         return self._channel_ids.get(channel)
@@ -130,7 +140,8 @@ class BotSender:
                 return None
             oldest = str(alert.fired_at.timestamp() - 60)
             history = await self.client.conversations_history(
-                channel=channel, oldest=oldest, include_all_metadata=True, limit=200)
+                channel=channel, oldest=oldest, include_all_metadata=True, limit=200
+            )
         except Exception:
             return None
         for message in history.get("messages", []):
@@ -146,8 +157,9 @@ class WebhookSender:
     name = "slack webhook"
 
     def __init__(self, url: str, max_retries: int = 4, backoff: float = 0.5) -> None:
-        self.client = AsyncWebhookClient(url=url, retry_handlers=retry_handlers(max_retries, backoff),
-                                         timeout=15)
+        self.client = AsyncWebhookClient(
+            url=url, retry_handlers=retry_handlers(max_retries, backoff), timeout=15
+        )
         self.redact = _Redactor(url)
 
     async def send(self, alert: Outgoing) -> str:
@@ -157,9 +169,10 @@ class WebhookSender:
         except Exception as error:
             raise DeliveryError(self.redact(f"{type(error).__name__}: {error}"), True) from None
         if response.status_code != 200:
-            raise DeliveryError(self.redact(f"webhook answered {response.status_code}: "
-                                            f"{response.body}"),
-                                response.status_code in RETRYABLE_STATUS)
+            raise DeliveryError(
+                self.redact(f"webhook answered {response.status_code}: {response.body}"),
+                response.status_code in RETRYABLE_STATUS,
+            )
         return f"webhook:{response.status_code}"
 
     async def already_sent(self, alert: Outgoing) -> bool | None:

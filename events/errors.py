@@ -15,8 +15,15 @@ def _field_name(loc: tuple[int | str, ...]) -> str:
 
 
 _UNION_TAGS = {
-    "funding", "layoff", "licensing", "acquisition", "probe", "financials", "talent",
-    "correction", "function-after[_check_slug(), str]",
+    "funding",
+    "layoff",
+    "licensing",
+    "acquisition",
+    "probe",
+    "financials",
+    "talent",
+    "correction",
+    "function-after[_check_slug(), str]",
 }
 
 

@@ -56,8 +56,11 @@ def _cash(records: list[FeedRecord], burn: Fraction, day: dt.date) -> tuple[Frac
         return None
     cash0 = to_fraction(anchor.cash_usd if isinstance(anchor, Financials) else anchor.amount_usd)  # type: ignore[arg-type]
     raised = sum(
-        (to_fraction(r.amount_usd) for r in records
-         if isinstance(r, Funding) and anchor.date < r.date <= day),
+        (
+            to_fraction(r.amount_usd)
+            for r in records
+            if isinstance(r, Funding) and anchor.date < r.date <= day
+        ),
         Fraction(0),
     )
     elapsed = (day - anchor.date).days
@@ -67,8 +70,7 @@ def _cash(records: list[FeedRecord], burn: Fraction, day: dt.date) -> tuple[Frac
 def _recent_big_layoff(records: list[FeedRecord], day: dt.date) -> Layoff | None:
     start = day - dt.timedelta(days=LAYOFF_LOOKBACK_DAYS)
     layoffs = [
-        r for r in records
-        if isinstance(r, Layoff) and (r.pct or 0) >= 20 and start < r.date <= day
+        r for r in records if isinstance(r, Layoff) and (r.pct or 0) >= 20 and start < r.date <= day
     ]
     return _latest(layoffs)  # type: ignore[return-value]
 

@@ -43,14 +43,30 @@ def deal_rows(records: Iterable[FeedRecord]) -> list[DealRow]:
     rows = []
     for r in records:
         if isinstance(r, Funding):
-            rows.append(DealRow(r.id, r.kind, r.date, r.company, tuple(r.investors),
-                                r.amount_usd, False, r.source))
+            rows.append(
+                DealRow(
+                    r.id,
+                    r.kind,
+                    r.date,
+                    r.company,
+                    tuple(r.investors),
+                    r.amount_usd,
+                    False,
+                    r.source,
+                )
+            )
         elif isinstance(r, Licensing):
-            rows.append(DealRow(r.id, r.kind, r.date, r.company, (r.licensee,), r.fee_usd,
-                                absorbs(r), r.source))
+            rows.append(
+                DealRow(
+                    r.id, r.kind, r.date, r.company, (r.licensee,), r.fee_usd, absorbs(r), r.source
+                )
+            )
         elif isinstance(r, Acquisition):
-            rows.append(DealRow(r.id, r.kind, r.date, r.company, (r.acquirer,), r.price_usd,
-                                False, r.source))
+            rows.append(
+                DealRow(
+                    r.id, r.kind, r.date, r.company, (r.acquirer,), r.price_usd, False, r.source
+                )
+            )
     return sorted(rows, key=lambda d: (d.date, d.record_id))
 
 
@@ -72,12 +88,15 @@ def company_facts(
         fundings = [r for r in own if isinstance(r, Funding)]
         valued = [r for r in fundings if r.valuation_usd is not None]
         absorbed = [r for r in own if absorbs(r)]
-        facts.append(CompanyFacts(
-            slug=slug,
-            total_raised_usd=cents(sum((to_fraction(r.amount_usd) for r in fundings),
-                                       to_fraction(0))),
-            last_valuation_usd=valued[-1].valuation_usd if valued else None,
-            status=status.get(slug, "unknown"),
-            absorbed_by=_absorber(absorbed[-1]) if absorbed else None,
-        ))
+        facts.append(
+            CompanyFacts(
+                slug=slug,
+                total_raised_usd=cents(
+                    sum((to_fraction(r.amount_usd) for r in fundings), to_fraction(0))
+                ),
+                last_valuation_usd=valued[-1].valuation_usd if valued else None,
+                status=status.get(slug, "unknown"),
+                absorbed_by=_absorber(absorbed[-1]) if absorbed else None,
+            )
+        )
     return facts

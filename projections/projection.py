@@ -76,7 +76,12 @@ def project(
     alerts.sort(key=lambda a: (a.as_of, a.rule, a.alert_key))
     retracted = sorted({i for ids in view.retracted.values() for i in ids})
     return Projection(
-        evaluation_day, window_days, known_at, series, watchlist, alerts,
+        evaluation_day,
+        window_days,
+        known_at,
+        series,
+        watchlist,
+        alerts,
         companies=company_facts(records, roles.keys(), watchlist),
         deals=deal_rows(records),
         retracted_event_ids=retracted,

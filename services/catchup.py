@@ -27,13 +27,16 @@ class LogEnds:
     async def offsets(self) -> dict[tuple[str, int], int]:
         """The next offset to be written in every partition of the consumed topics."""
         if self.consumer is None:
-            self.consumer = AIOKafkaConsumer(**client_kwargs(self.settings),
-                                             enable_auto_commit=False)
+            self.consumer = AIOKafkaConsumer(
+                **client_kwargs(self.settings), enable_auto_commit=False
+            )
             await self.consumer.start()
         s = self.settings
-        tps = [TopicPartition(topic, p)
-               for topic in (s.topic(DEAL_EVENTS), s.topic(COMPANIES))
-               for p in await topic_partitions(self.consumer, topic)]
+        tps = [
+            TopicPartition(topic, p)
+            for topic in (s.topic(DEAL_EVENTS), s.topic(COMPANIES))
+            for p in await topic_partitions(self.consumer, topic)
+        ]
         ends = await self.consumer.end_offsets(tps)
         return {(tp.topic, tp.partition): offset for tp, offset in ends.items()}
 
@@ -64,9 +67,12 @@ async def projected(engine: AsyncEngine, evaluation_day: dt.date) -> bool:
     """The projection tables reflect everything mirrored, as of `evaluation_day`."""
     async with session_factory(engine)() as session:
         state = await session.get(ProjectionState, 1)
-    return bool(state and state.projected_version == state.log_version
-                and state.alerts_version == state.log_version
-                and state.evaluation_day == evaluation_day)
+    return bool(
+        state
+        and state.projected_version == state.log_version
+        and state.alerts_version == state.log_version
+        and state.evaluation_day == evaluation_day
+    )
 
 
 async def wait_until_caught_up(
@@ -79,6 +85,8 @@ async def wait_until_caught_up(
         if await lag(engine, ends) == 0 and await projected(engine, settings.today()):
             return time.monotonic() - started
         if time.monotonic() - started > timeout:
-            raise TimeoutError(f"the worker did not catch up within {timeout:.0f}s "
-                               f"({await lag(engine, ends)} messages behind)")
+            raise TimeoutError(
+                f"the worker did not catch up within {timeout:.0f}s "
+                f"({await lag(engine, ends)} messages behind)"
+            )
         await asyncio.sleep(poll)

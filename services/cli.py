@@ -4,7 +4,17 @@ from __future__ import annotations
 
 import typer
 
-from services.commands import alerts, demo, ingest, kafka, replay, show, sql, worker
+from services.commands import (
+    alerts,
+    demo,
+    ingest,
+    kafka,
+    replay,
+    scheduler,
+    show,
+    sql,
+    worker,
+)
 
 app = typer.Typer(
     name="dealwatch",
@@ -15,5 +25,5 @@ app = typer.Typer(
 )
 app.add_typer(kafka.app)
 app.add_typer(alerts.app)
-for module in (ingest, worker, demo, replay, sql, show):
+for module in (ingest, worker, scheduler, demo, replay, sql, show):
     module.register(app)

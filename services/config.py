@@ -31,6 +31,11 @@ class Settings(BaseSettings):
     dealwatch_window_days: int = Field(default=365, ge=1)
     dealwatch_projection_interval: float = Field(default=1.0, gt=0)
 
+    dealwatch_reevaluate_cron: str = "5 0 * * *"
+    dealwatch_digest_cron: str = "0 8 * * mon"
+    dealwatch_digest_days: int = Field(default=30, ge=1)
+    dealwatch_dispatch_interval: float = Field(default=5.0, gt=0)
+
     database_url: str = "sqlite:///dealwatch.db"
 
     slack_bot_token: SecretStr | None = None

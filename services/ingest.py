@@ -71,8 +71,13 @@ def _headers(path: Path, line: int) -> list[tuple[str, bytes]]:
 
 def _rejection(path: Path, item: Rejected) -> bytes:
     return canonical_json(
-        {"file": str(path), "line": item.line, "record_id": item.record_id,
-         "reason": item.reason, "raw": item.raw}
+        {
+            "file": str(path),
+            "line": item.line,
+            "record_id": item.record_id,
+            "reason": item.reason,
+            "raw": item.raw,
+        }
     )
 
 
@@ -93,8 +98,12 @@ async def ingest_feed(
                     item = await _send_event(sender, settings, path, item, seen, companies, report)
                 if isinstance(item, Rejected):
                     report.rejected.append((str(path), item))
-                    await sender.send(settings.topic(REJECTED), path.name, _rejection(path, item),
-                                      _headers(path, item.line))
+                    await sender.send(
+                        settings.topic(REJECTED),
+                        path.name,
+                        _rejection(path, item),
+                        _headers(path, item.line),
+                    )
                 if advance:
                     advance(1)
         await sender.drain()
@@ -113,9 +122,13 @@ async def _send_event(sender, settings, path, item, seen, companies, report) -> 
         if first_value == value:
             report.duplicates += 1
             return None
-        return Rejected(item.line, record.id,
-                        f"id {record.id!r} was already used at {first_where} with other content; "
-                        "send a correction to change a record", item.raw)
+        return Rejected(
+            item.line,
+            record.id,
+            f"id {record.id!r} was already used at {first_where} with other content; "
+            "send a correction to change a record",
+            item.raw,
+        )
     seen[record.id] = (value, where)
     key = event.key
     if isinstance(record, Correction) and record.company is None:
@@ -139,9 +152,12 @@ async def ingest_registry(path: Path, settings: Settings) -> IngestReport:
                 report.rejected.append((str(path), item))
                 continue
             company = item.record
-            await sender.send(settings.topic(COMPANIES), company.slug,
-                              canonical_json(company.model_dump(mode="json")),
-                              _headers(path, item.line))
+            await sender.send(
+                settings.topic(COMPANIES),
+                company.slug,
+                canonical_json(company.model_dump(mode="json")),
+                _headers(path, item.line),
+            )
             report.accepted += 1
         await sender.drain()
     report.seconds = time.perf_counter() - started

@@ -52,8 +52,14 @@ class _Paths:
 
 def _paths(settings: Settings) -> _Paths:
     home = settings.dealwatch_home.expanduser().resolve() / "kafka"
-    return _Paths(home, home / "data", home / "server.properties", home / "broker.pid",
-                  home / "broker.log", home / "cluster.id")
+    return _Paths(
+        home,
+        home / "data",
+        home / "server.properties",
+        home / "broker.pid",
+        home / "broker.log",
+        home / "cluster.id",
+    )
 
 
 def cache_dir(settings: Settings) -> Path:
@@ -65,8 +71,10 @@ def cache_dir(settings: Settings) -> Path:
 def _require(tool: str, what: str) -> str:
     found = shutil.which(tool)
     if not found:
-        raise KafkaLocalError(f"`{tool}` not found on PATH: install {what} "
-                              "(Debian: apt-get install openjdk-17-jdk-headless maven)")
+        raise KafkaLocalError(
+            f"`{tool}` not found on PATH: install {what} "
+            "(Debian: apt-get install openjdk-17-jdk-headless maven)"
+        )
     return found
 
 
@@ -78,22 +86,40 @@ def assemble(settings: Settings) -> Path:
         return libs
     mvn = _require("mvn", "Apache Maven")
     libs.mkdir(parents=True, exist_ok=True)
-    command = [mvn, "-q", "-B", "-f", str(ASSETS / "pom.xml"), "dependency:copy-dependencies",
-               f"-DoutputDirectory={libs}", "-DincludeScope=runtime",
-               f"-Dkafka.version={settings.dealwatch_kafka_version}"]
+    command = [
+        mvn,
+        "-q",
+        "-B",
+        "-f",
+        str(ASSETS / "pom.xml"),
+        "dependency:copy-dependencies",
+        f"-DoutputDirectory={libs}",
+        "-DincludeScope=runtime",
+        f"-Dkafka.version={settings.dealwatch_kafka_version}",
+    ]
     done = subprocess.run(command, capture_output=True, text=True)
     if done.returncode != 0:
-        raise KafkaLocalError(f"mvn could not assemble Kafka {settings.dealwatch_kafka_version} "
-                              f"from Maven Central:\n{(done.stdout + done.stderr)[-2000:]}")
+        raise KafkaLocalError(
+            f"mvn could not assemble Kafka {settings.dealwatch_kafka_version} "
+            f"from Maven Central:\n{(done.stdout + done.stderr)[-2000:]}"
+        )
     marker.write_text(settings.dealwatch_kafka_version)
     return libs
 
 
 def _java(libs: Path, *args: str) -> list[str]:
     java = _require("java", "a JDK (17 or newer)")
-    return [java, "-Xms256m", "-Xmx1g", "-XX:+UseG1GC", "-Djava.awt.headless=true",
-            f"-Dlog4j2.configurationFile={ASSETS / 'log4j2.properties'}",
-            "-cp", f"{libs}/*", *args]
+    return [
+        java,
+        "-Xms256m",
+        "-Xmx1g",
+        "-XX:+UseG1GC",
+        "-Djava.awt.headless=true",
+        f"-Dlog4j2.configurationFile={ASSETS / 'log4j2.properties'}",
+        "-cp",
+        f"{libs}/*",
+        *args,
+    ]
 
 
 def _port_open(host: str, port: int) -> bool:
@@ -107,7 +133,9 @@ def answering(bootstrap: str, timeout: float = 5.0) -> bool:
     from aiokafka.admin import AIOKafkaAdminClient
 
     async def probe() -> bool:
-        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=int(timeout * 1000))
+        admin = AIOKafkaAdminClient(
+            bootstrap_servers=bootstrap, request_timeout_ms=int(timeout * 1000)
+        )
         try:
             await asyncio.wait_for(admin.start(), timeout)
             await asyncio.wait_for(admin.list_topics(), timeout)
@@ -139,15 +167,26 @@ def status(settings: Settings) -> BrokerStatus:
     pid = _pid(paths)
     bootstrap = _local_bootstrap(settings)
     up = pid is not None and _port_open("127.0.0.1", settings.dealwatch_kafka_port)
-    return BrokerStatus(pid is not None, up and answering(bootstrap), pid, bootstrap,
-                        settings.dealwatch_kafka_version, paths.data, paths.log)
+    return BrokerStatus(
+        pid is not None,
+        up and answering(bootstrap),
+        pid,
+        bootstrap,
+        settings.dealwatch_kafka_version,
+        paths.data,
+        paths.log,
+    )
 
 
 def _write_config(settings: Settings, paths: _Paths) -> None:
     template = (ASSETS / "server.properties").read_text()
-    paths.config.write_text(template.format(
-        port=settings.dealwatch_kafka_port, controller_port=settings.dealwatch_kafka_port + 1,
-        data_dir=paths.data))
+    paths.config.write_text(
+        template.format(
+            port=settings.dealwatch_kafka_port,
+            controller_port=settings.dealwatch_kafka_port + 1,
+            data_dir=paths.data,
+        )
+    )
 
 
 def _format_once(libs: Path, paths: _Paths) -> None:
@@ -158,11 +197,24 @@ def _format_once(libs: Path, paths: _Paths) -> None:
         cluster_id = _kafka_uuid()
         paths.cluster_id.write_text(cluster_id)
     done = subprocess.run(
-        _java(libs, "kafka.tools.StorageTool", "format", "--standalone", "--ignore-formatted",
-              "-t", cluster_id, "-c", str(paths.config)),
-        capture_output=True, text=True)
+        _java(
+            libs,
+            "kafka.tools.StorageTool",
+            "format",
+            "--standalone",
+            "--ignore-formatted",
+            "-t",
+            cluster_id,
+            "-c",
+            str(paths.config),
+        ),
+        capture_output=True,
+        text=True,
+    )
     if done.returncode != 0:
-        raise KafkaLocalError(f"formatting the storage failed:\n{(done.stdout + done.stderr)[-2000:]}")
+        raise KafkaLocalError(
+            f"formatting the storage failed:\n{(done.stdout + done.stderr)[-2000:]}"
+        )
 
 
 def _kafka_uuid() -> str:
@@ -183,33 +235,43 @@ def up(settings: Settings, timeout: float = 120.0) -> BrokerStatus:
             raise KafkaLocalError(
                 f"port {taken} on 127.0.0.1 is taken by another process (not a dealwatch broker "
                 f"of {paths.home}); stop it, or set DEALWATCH_KAFKA_PORT (the controller uses "
-                "the port after it) and KAFKA_BOOTSTRAP_SERVERS")
+                "the port after it) and KAFKA_BOOTSTRAP_SERVERS"
+            )
     libs = assemble(settings)
     paths.data.mkdir(parents=True, exist_ok=True)
     _write_config(settings, paths)
     _format_once(libs, paths)
     with paths.log.open("ab") as log:
-        process = subprocess.Popen(_java(libs, "kafka.Kafka", str(paths.config)),
-                                   stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                   start_new_session=True)
+        process = subprocess.Popen(
+            _java(libs, "kafka.Kafka", str(paths.config)),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
     paths.pid.write_text(str(process.pid))
     return _wait(settings, paths, timeout, process)
 
 
-def _wait(settings: Settings, paths: _Paths, timeout: float,
-          process: subprocess.Popen | None = None) -> BrokerStatus:
+def _wait(
+    settings: Settings, paths: _Paths, timeout: float, process: subprocess.Popen | None = None
+) -> BrokerStatus:
     deadline = time.monotonic() + timeout
     bootstrap = _local_bootstrap(settings)
     while time.monotonic() < deadline:
         if process is not None and process.poll() is not None:
             paths.pid.unlink(missing_ok=True)
-            raise KafkaLocalError(f"the broker exited with status {process.returncode}; "
-                                  f"last lines of {paths.log}:\n{_tail(paths.log)}")
+            raise KafkaLocalError(
+                f"the broker exited with status {process.returncode}; "
+                f"last lines of {paths.log}:\n{_tail(paths.log)}"
+            )
         if _port_open("127.0.0.1", settings.dealwatch_kafka_port) and answering(bootstrap, 3.0):
             return status(settings)
         time.sleep(0.5)
-    raise KafkaLocalError(f"the broker did not answer at {bootstrap} within {timeout:.0f}s; "
-                          f"last lines of {paths.log}:\n{_tail(paths.log)}")
+    raise KafkaLocalError(
+        f"the broker did not answer at {bootstrap} within {timeout:.0f}s; "
+        f"last lines of {paths.log}:\n{_tail(paths.log)}"
+    )
 
 
 def _tail(path: Path, lines: int = 20) -> str:
@@ -233,7 +295,9 @@ def down(settings: Settings, timeout: float = 60.0) -> bool:
     if _alive(pid):
         os.killpg(pid, signal.SIGKILL)
     paths.pid.unlink(missing_ok=True)
-    while _port_open("127.0.0.1", settings.dealwatch_kafka_port) and time.monotonic() < deadline + 10:
+    while (
+        _port_open("127.0.0.1", settings.dealwatch_kafka_port) and time.monotonic() < deadline + 10
+    ):
         time.sleep(0.2)
     return True
 
@@ -256,10 +320,18 @@ def ensure_broker(settings: Settings) -> BrokerStatus:
     """A broker that answers at KAFKA_BOOTSTRAP_SERVERS: an existing one, or our local one."""
     bootstrap = settings.kafka_bootstrap_servers
     if answering(bootstrap):
-        return BrokerStatus(True, True, _pid(_paths(settings)), bootstrap,
-                            settings.dealwatch_kafka_version, _paths(settings).data,
-                            _paths(settings).log)
+        return BrokerStatus(
+            True,
+            True,
+            _pid(_paths(settings)),
+            bootstrap,
+            settings.dealwatch_kafka_version,
+            _paths(settings).data,
+            _paths(settings).log,
+        )
     if bootstrap.split(",")[0].strip() != _local_bootstrap(settings):
-        raise KafkaLocalError(f"no Kafka broker answers at {bootstrap}, and it is not the local "
-                              f"broker's address ({_local_bootstrap(settings)}) to start one")
+        raise KafkaLocalError(
+            f"no Kafka broker answers at {bootstrap}, and it is not the local "
+            f"broker's address ({_local_bootstrap(settings)}) to start one"
+        )
     return up(settings)

@@ -27,8 +27,12 @@ class LogSnapshot:
 
 async def _read_topic(settings: Settings, topic: str):
     """Yield every message of `topic` from the beginning to its current end."""
-    consumer = AIOKafkaConsumer(**client_kwargs(settings), enable_auto_commit=False,
-                                auto_offset_reset="earliest", isolation_level="read_committed")
+    consumer = AIOKafkaConsumer(
+        **client_kwargs(settings),
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        isolation_level="read_committed",
+    )
     await consumer.start()
     try:
         tps = [TopicPartition(topic, p) for p in await topic_partitions(consumer, topic)]

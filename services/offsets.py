@@ -39,8 +39,9 @@ async def align_group_offsets(settings: Settings, engine: AsyncEngine) -> dict[s
         rows = (await session.execute(select(StreamPosition))).scalars().all()
     stored = {(r.topic, r.partition): r.next_offset for r in rows}
     partitions = await end_offsets(settings)
-    consumer = AIOKafkaConsumer(**client_kwargs(settings), group_id=group_id(settings),
-                                enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(
+        **client_kwargs(settings), group_id=group_id(settings), enable_auto_commit=False
+    )
     await consumer.start()
     try:
         tps = [TopicPartition(t, p) for t, p in partitions]

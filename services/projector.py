@@ -86,10 +86,12 @@ async def run_projection(
     started = time.perf_counter()
     async with session_factory(engine)() as session, session.begin():
         state = await _locked_state(session)
-        fresh = (state.projected_version == state.log_version
-                 and state.evaluation_day == evaluation_day
-                 and state.window_days == window_days
-                 and (state.alerts_version == state.log_version or not record_alerts))
+        fresh = (
+            state.projected_version == state.log_version
+            and state.evaluation_day == evaluation_day
+            and state.window_days == window_days
+            and (state.alerts_version == state.log_version or not record_alerts)
+        )
         if fresh and not force:
             return ProjectionOutcome(True, evaluation_day, state.log_version)
         log = await load_log(session)
@@ -100,22 +102,36 @@ async def run_projection(
         change = OutboxChange(0, 0)
         if record_alerts:
             change = await sync_outbox(
-                session, projection.alerts, rules, now or dt.datetime.now(dt.UTC),
+                session,
+                projection.alerts,
+                rules,
+                now or dt.datetime.now(dt.UTC),
                 set(projection.retracted_event_ids),
             )
         digest = digest_of(projection)
         alerts_version = state.log_version if record_alerts else state.alerts_version
         await session.execute(
-            update(ProjectionState).where(ProjectionState.id == 1).values(
-                projected_version=state.log_version, alerts_version=alerts_version,
+            update(ProjectionState)
+            .where(ProjectionState.id == 1)
+            .values(
+                projected_version=state.log_version,
+                alerts_version=alerts_version,
                 evaluation_day=evaluation_day,
-                window_days=window_days, digest=digest,
+                window_days=window_days,
+                digest=digest,
                 projected_at=dt.datetime.now(dt.UTC),
             )
         )
     return ProjectionOutcome(
-        False, evaluation_day, state.log_version, len(log), len(projection.series),
-        len(projection.watchlist), change.added, change.cancelled, digest,
+        False,
+        evaluation_day,
+        state.log_version,
+        len(log),
+        len(projection.series),
+        len(projection.watchlist),
+        change.added,
+        change.cancelled,
+        digest,
         time.perf_counter() - started,
     )
 
@@ -138,37 +154,86 @@ async def _write_tables(
 ) -> None:
     window = projection.window_days
     series = projection.series
-    await _replace(session, Consolidation, [
-        {"as_of": r.as_of, "window_days": r.window_days, "idx": r.idx, "hhi": r.hhi,
-         "incumbent_capital_usd": r.incumbent_capital_usd,
-         "total_capital_usd": r.total_capital_usd, "absorptions": r.absorptions}
-        for r in series
-    ], Consolidation.window_days == window)
-    await _replace(session, ConsolidationByIncumbent, [
-        {"as_of": r.as_of, "incumbent": name, "capital_usd": capital}
-        for r in series for name, capital in r.by_incumbent
-    ])
-    await _replace(session, Watchlist, [
-        {"company": s.company, "status": s.status, "monthly_burn_usd": s.monthly_burn_usd,
-         "cash_usd": s.cash_usd, "runway_months": s.runway_months, "as_of": s.as_of}
-        for s in projection.watchlist
-    ])
-    await _replace(session, Company, [
-        {"slug": c.slug, "name": _attr(registry, c.slug, "name"),
-         "role": _attr(registry, c.slug, "role"), "country": _attr(registry, c.slug, "country"),
-         "total_raised_usd": c.total_raised_usd, "last_valuation_usd": c.last_valuation_usd,
-         "status": c.status, "absorbed_by": c.absorbed_by}
-        for c in projection.companies
-    ])
-    await _replace(session, Deal, [
-        {"record_id": d.record_id, "kind": d.kind, "date": d.date, "company": d.company,
-         "counterparties": json.dumps(list(d.counterparties)), "amount_usd": d.amount_usd,
-         "reverse_acquihire": d.reverse_acquihire, "source": d.source}
-        for d in projection.deals
-    ])
-    await _replace(session, ProjectionIssue, [
-        {"seq": i, "message": m} for i, m in enumerate(projection.issues)
-    ])
+    await _replace(
+        session,
+        Consolidation,
+        [
+            {
+                "as_of": r.as_of,
+                "window_days": r.window_days,
+                "idx": r.idx,
+                "hhi": r.hhi,
+                "incumbent_capital_usd": r.incumbent_capital_usd,
+                "total_capital_usd": r.total_capital_usd,
+                "absorptions": r.absorptions,
+            }
+            for r in series
+        ],
+        Consolidation.window_days == window,
+    )
+    await _replace(
+        session,
+        ConsolidationByIncumbent,
+        [
+            {"as_of": r.as_of, "incumbent": name, "capital_usd": capital}
+            for r in series
+            for name, capital in r.by_incumbent
+        ],
+    )
+    await _replace(
+        session,
+        Watchlist,
+        [
+            {
+                "company": s.company,
+                "status": s.status,
+                "monthly_burn_usd": s.monthly_burn_usd,
+                "cash_usd": s.cash_usd,
+                "runway_months": s.runway_months,
+                "as_of": s.as_of,
+            }
+            for s in projection.watchlist
+        ],
+    )
+    await _replace(
+        session,
+        Company,
+        [
+            {
+                "slug": c.slug,
+                "name": _attr(registry, c.slug, "name"),
+                "role": _attr(registry, c.slug, "role"),
+                "country": _attr(registry, c.slug, "country"),
+                "total_raised_usd": c.total_raised_usd,
+                "last_valuation_usd": c.last_valuation_usd,
+                "status": c.status,
+                "absorbed_by": c.absorbed_by,
+            }
+            for c in projection.companies
+        ],
+    )
+    await _replace(
+        session,
+        Deal,
+        [
+            {
+                "record_id": d.record_id,
+                "kind": d.kind,
+                "date": d.date,
+                "company": d.company,
+                "counterparties": json.dumps(list(d.counterparties)),
+                "amount_usd": d.amount_usd,
+                "reverse_acquihire": d.reverse_acquihire,
+                "source": d.source,
+            }
+            for d in projection.deals
+        ],
+    )
+    await _replace(
+        session,
+        ProjectionIssue,
+        [{"seq": i, "message": m} for i, m in enumerate(projection.issues)],
+    )
 
 
 def _attr(registry: dict[str, RegistryEntry], slug: str, name: str) -> str | None:

@@ -35,9 +35,15 @@ def event_row(topic: str, partition: int, offset: int, value: bytes) -> dict[str
     event = DealEvent.from_bytes(value)
     record = event.record
     return {
-        "event_id": event.event_id, "record_id": record.id, "kind": record.kind,
-        "date": record.date, "reported": record.known_on, "company": record.company,
-        "topic": topic, "partition": partition, "offset": offset,
+        "event_id": event.event_id,
+        "record_id": record.id,
+        "kind": record.kind,
+        "date": record.date,
+        "reported": record.known_on,
+        "company": record.company,
+        "topic": topic,
+        "partition": partition,
+        "offset": offset,
         "payload": value.decode(),
     }
 
@@ -92,8 +98,13 @@ class Projections:
             try:
                 rows.append(event_row(m.topic, m.partition, m.offset, m.value))
             except ValueError as error:  # not written by dealwatch's ingest: keep going
-                log.error("skipped undecodable event at %s[%s]@%s: %s",
-                          m.topic, m.partition, m.offset, error)
+                log.error(
+                    "skipped undecodable event at %s[%s]@%s: %s",
+                    m.topic,
+                    m.partition,
+                    m.offset,
+                    error,
+                )
         async with session_factory(self.engine)() as session, session.begin():
             await write_events(session, rows, consumed_positions(events))
 
@@ -111,17 +122,28 @@ class Projections:
         s = self.settings
         try:
             behind = await lag(self.engine, await self.log_ends.offsets())
-            outcome = await run_projection(self.engine, self.rules, s.today(),
-                                           s.dealwatch_window_days, record_alerts=behind == 0)
+            outcome = await run_projection(
+                self.engine,
+                self.rules,
+                s.today(),
+                s.dealwatch_window_days,
+                record_alerts=behind == 0,
+            )
         except Exception:  # a database hiccup: the next tick tries again
             log.exception("projection failed; retrying at the next tick")
             return
         if not outcome.skipped:
-            log.info("projected %d events as of %s in %.2fs: %d series rows, %d on the "
-                     "watchlist, %d new alerts%s", outcome.events, outcome.evaluation_day,
-                     outcome.seconds, outcome.series_rows, outcome.watchlist,
-                     outcome.alerts_added,
-                     f" (alerts wait: {behind} messages still to read)" if behind else "")
+            log.info(
+                "projected %d events as of %s in %.2fs: %d series rows, %d on the "
+                "watchlist, %d new alerts%s",
+                outcome.events,
+                outcome.evaluation_day,
+                outcome.seconds,
+                outcome.series_rows,
+                outcome.watchlist,
+                outcome.alerts_added,
+                f" (alerts wait: {behind} messages still to read)" if behind else "",
+            )
 
 
 def _registry_row(value: bytes) -> dict:
@@ -150,8 +172,12 @@ def create_app(settings: Settings | None = None) -> faust.App:
         topic_disable_leader=True,
         producer_acks=-1,
     )
-    raw = {"key_type": bytes, "value_type": bytes, "key_serializer": "raw",
-           "value_serializer": "raw"}
+    raw = {
+        "key_type": bytes,
+        "value_type": bytes,
+        "key_serializer": "raw",
+        "value_serializer": "raw",
+    }
     deal_events = app.topic(settings.topic(DEAL_EVENTS), **raw)
     companies = app.topic(settings.topic(COMPANIES), **raw)
 
@@ -171,4 +197,3 @@ def create_app(settings: Settings | None = None) -> faust.App:
 
     app.dealwatch_projections = projections  # type: ignore[attr-defined]
     return app
-

@@ -44,8 +44,9 @@ def assert_breakdown(actual: Mapping[str, float], want: Mapping[str, float], whe
         assert actual[name] == pytest.approx(capital, abs=0.01), f"{where}: {name}"
 
 
-def assert_watchlist(actual: Mapping[str, Mapping[str, Any]], want: Mapping[str, Any],
-                     where: str) -> None:
+def assert_watchlist(
+    actual: Mapping[str, Mapping[str, Any]], want: Mapping[str, Any], where: str
+) -> None:
     assert sorted(actual) == sorted(want), where
     for company, row in want.items():
         assert_row(actual[company], row, f"{where} {company}")

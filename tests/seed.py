@@ -9,10 +9,16 @@ from tests.conftest import SEED_FEED, SEED_REGISTRY
 
 
 def seed_events() -> list[LoggedEvent]:
-    return [LoggedEvent(DealEvent.of(item.record), (item.line,))
-            for item in read_feed(SEED_FEED) if isinstance(item, Accepted)]
+    return [
+        LoggedEvent(DealEvent.of(item.record), (item.line,))
+        for item in read_feed(SEED_FEED)
+        if isinstance(item, Accepted)
+    ]
 
 
 def seed_roles() -> dict[str, str]:
-    return {item.record.slug: item.record.role
-            for item in read_registry(SEED_REGISTRY) if isinstance(item, Accepted)}
+    return {
+        item.record.slug: item.record.role
+        for item in read_registry(SEED_REGISTRY)
+        if isinstance(item, Accepted)
+    }

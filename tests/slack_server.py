@@ -28,8 +28,14 @@ class Posted:
 class FakeSlack:
     """Answers like Slack; `fail_next` queues (status, headers) answers for chat.postMessage."""
 
-    channels: dict[str, str] = field(default_factory=lambda: {
-        "C0WATCH": "dealwatch", "C0DEALS": "deals", "C0REG": "regulatory", "C0BURN": "burn"})
+    channels: dict[str, str] = field(
+        default_factory=lambda: {
+            "C0WATCH": "dealwatch",
+            "C0DEALS": "deals",
+            "C0REG": "regulatory",
+            "C0BURN": "burn",
+        }
+    )
     messages: list[Posted] = field(default_factory=list)
     webhook_messages: list[dict] = field(default_factory=list)
     requests: list[tuple[str, float]] = field(default_factory=list)
@@ -73,14 +79,21 @@ class FakeSlack:
         if method == "auth.test":
             return web.json_response({"ok": True, "team": "test", "user": "dealwatch"})
         if method == "conversations.list":
-            return web.json_response({"ok": True, "channels": [
-                {"id": cid, "name": name} for cid, name in self.channels.items()],
-                "response_metadata": {"next_cursor": ""}})
+            return web.json_response(
+                {
+                    "ok": True,
+                    "channels": [{"id": cid, "name": name} for cid, name in self.channels.items()],
+                    "response_metadata": {"next_cursor": ""},
+                }
+            )
         if method == "conversations.history":
             channel = self._channel_id(params.get("channel", ""))
             oldest = float(params.get("oldest", 0))
-            found = [{"type": "message", "text": m.text, "ts": m.ts, "metadata": m.metadata}
-                     for m in self.messages if m.channel == channel and float(m.ts) >= oldest]
+            found = [
+                {"type": "message", "text": m.text, "ts": m.ts, "metadata": m.metadata}
+                for m in self.messages
+                if m.channel == channel and float(m.ts) >= oldest
+            ]
             return web.json_response({"ok": True, "messages": found[::-1], "has_more": False})
         if method == "chat.postMessage":
             if self.failures:

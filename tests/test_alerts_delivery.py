@@ -34,10 +34,23 @@ def bot(slack: FakeSlack, **kwargs) -> BotSender:
     return BotSender(TOKEN, slack.api_url(), **{"backoff": 0.05, **kwargs})
 
 
-def candidate(rule: str, subject: str, record: str, day: str = "2024-05-01",
-              lineage: tuple[str, ...] = ("e1",)) -> AlertCandidate:
-    return AlertCandidate(f"{rule}:{subject}:{record}", rule, subject, dt.date.fromisoformat(day),
-                          f"{rule} for {subject}", (("Amount", "$1.00B"),), "a source", lineage)
+def candidate(
+    rule: str,
+    subject: str,
+    record: str,
+    day: str = "2024-05-01",
+    lineage: tuple[str, ...] = ("e1",),
+) -> AlertCandidate:
+    return AlertCandidate(
+        f"{rule}:{subject}:{record}",
+        rule,
+        subject,
+        dt.date.fromisoformat(day),
+        f"{rule} for {subject}",
+        (("Amount", "$1.00B"),),
+        "a source",
+        lineage,
+    )
 
 
 class Outbox:
@@ -50,8 +63,9 @@ class Outbox:
 
     async def sync(self, candidates, rules=None, retracted=frozenset()):
         async with self.sessions() as session, session.begin():
-            return await sync_outbox(session, candidates, rules or load_rules(None), NOW,
-                                     set(retracted))
+            return await sync_outbox(
+                session, candidates, rules or load_rules(None), NOW, set(retracted)
+            )
 
     async def rows(self) -> dict[str, Alert]:
         async with self.sessions() as session:
@@ -72,18 +86,27 @@ async def outbox(database_url: str):
 
 # -- rules file ------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("text, line, words", [
-    ("rules:\n  mega_round:\n    min_amount_usd: -5\n", 3, "≥ 0"),
-    ("rules:\n  mega_rounds:\n    enabled: false\n", 2, "unknown rule"),
-    ("rules:\n  major_layoff:\n    min_pct: 20\n    min_heads: 3\n", 4, "no setting 'min_heads'"),
-    ("rules:\n  probe_opened:\n    actions: [opened, sued]\n", 3, "sued"),
-    ("rules:\n  consolidation_high: {fire_at: 50, rearm_below: 60}\n", 1, "rearm_below"),
-    ("rules:\n  mega_round: [1\n", 3, "not valid YAML"),
-    ("channels: {}\n", 1, "unknown key"),
-    ("rules:\n  runway_watch:\n    enabled: maybe\n", 3, "true or false"),
-])
-def test_bad_rules_file_names_line_and_reason(tmp_path: Path, text: str, line: int,
-                                              words: str) -> None:
+
+@pytest.mark.parametrize(
+    "text, line, words",
+    [
+        ("rules:\n  mega_round:\n    min_amount_usd: -5\n", 3, "≥ 0"),
+        ("rules:\n  mega_rounds:\n    enabled: false\n", 2, "unknown rule"),
+        (
+            "rules:\n  major_layoff:\n    min_pct: 20\n    min_heads: 3\n",
+            4,
+            "no setting 'min_heads'",
+        ),
+        ("rules:\n  probe_opened:\n    actions: [opened, sued]\n", 3, "sued"),
+        ("rules:\n  consolidation_high: {fire_at: 50, rearm_below: 60}\n", 1, "rearm_below"),
+        ("rules:\n  mega_round: [1\n", 3, "not valid YAML"),
+        ("channels: {}\n", 1, "unknown key"),
+        ("rules:\n  runway_watch:\n    enabled: maybe\n", 3, "true or false"),
+    ],
+)
+def test_bad_rules_file_names_line_and_reason(
+    tmp_path: Path, text: str, line: int, words: str
+) -> None:
     path = tmp_path / "rules.yaml"
     path.write_text(text)
     with pytest.raises(RulesFileError) as caught:
@@ -102,9 +125,13 @@ def test_example_rules_file_is_the_spec_defaults_with_routing() -> None:
 
 # -- outbox ----------------------------------------------------------------------------------
 
+
 async def test_outbox_records_each_key_once_and_cancels_retracted(outbox: Outbox) -> None:
-    first = [candidate("mega_round", "openai", "r1"), candidate("major_layoff", "x", "r2"),
-             candidate("consolidation_high", "market", "armed-origin", lineage=("e9", "e3"))]
+    first = [
+        candidate("mega_round", "openai", "r1"),
+        candidate("major_layoff", "x", "r2"),
+        candidate("consolidation_high", "market", "armed-origin", lineage=("e9", "e3")),
+    ]
     assert (await outbox.sync(first)).added == 3
     assert (await outbox.sync(first)).added == 0  # replayed: nothing new
     await outbox.set_state("major_layoff:x:r2", "delivered")
@@ -120,10 +147,12 @@ async def test_outbox_records_each_key_once_and_cancels_retracted(outbox: Outbox
 
 # -- delivery --------------------------------------------------------------------------------
 
+
 async def test_429_then_500s_every_alert_once_in_order(outbox: Outbox, slack: FakeSlack) -> None:
     rules = load_rules(Path("alerts/rules.example.yaml"))
-    alerts = [candidate("mega_round", f"c{i}", f"r{i}", f"2024-0{1 + i % 9}-01")
-              for i in range(6)] + [candidate("probe_opened", "openai", "p1", "2024-03-15")]
+    alerts = [
+        candidate("mega_round", f"c{i}", f"r{i}", f"2024-0{1 + i % 9}-01") for i in range(6)
+    ] + [candidate("probe_opened", "openai", "p1", "2024-03-15")]
     await outbox.sync(alerts, rules)
     slack.fail_next([(429, {"Retry-After": "1"}), (500, {}), (500, {}), (503, {})])
     sender = bot(slack)
@@ -137,8 +166,9 @@ async def test_429_then_500s_every_alert_once_in_order(outbox: Outbox, slack: Fa
     deals = [m.metadata["event_payload"]["alert_key"] for m in slack.in_channel("#deals")]
     order = {a.alert_key: (a.as_of, a.alert_key) for a in alerts}
     assert deals == sorted(deals, key=order.get)  # in order within the channel
-    assert [m.metadata["event_payload"]["alert_key"] for m in slack.in_channel("#regulatory")] \
-        == ["probe_opened:openai:p1"]
+    assert [m.metadata["event_payload"]["alert_key"] for m in slack.in_channel("#regulatory")] == [
+        "probe_opened:openai:p1"
+    ]
     rows = await outbox.rows()
     assert {r.delivery_state for r in rows.values()} == {"delivered"}
     posts = [t for m, t in slack.requests if m == "chat.postMessage"]
@@ -147,8 +177,9 @@ async def test_429_then_500s_every_alert_once_in_order(outbox: Outbox, slack: Fa
     assert retry_after >= 1.0  # Retry-After was honoured
 
 
-async def test_interrupted_send_is_reconciled_not_repeated(outbox: Outbox,
-                                                           slack: FakeSlack) -> None:
+async def test_interrupted_send_is_reconciled_not_repeated(
+    outbox: Outbox, slack: FakeSlack
+) -> None:
     arrived, lost = candidate("mega_round", "a", "r1"), candidate("mega_round", "b", "r2")
     await outbox.sync([arrived, lost])
     sender = bot(slack)
@@ -166,8 +197,9 @@ def _outgoing(alert: Alert):
     return Outgoing(alert.alert_key, alert.channel, alert.message, alert.fired_at)
 
 
-async def test_definitive_errors_fail_without_leaking_the_token(outbox: Outbox,
-                                                                slack: FakeSlack) -> None:
+async def test_definitive_errors_fail_without_leaking_the_token(
+    outbox: Outbox, slack: FakeSlack
+) -> None:
     rules = load_rules(None, default_channel="#nowhere")
     await outbox.sync([candidate("mega_round", "a", "r1")], rules)
     report = await dispatch(outbox.sessions, bot(slack), lambda: NOW)

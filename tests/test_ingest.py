@@ -28,10 +28,18 @@ def _as_csv(records: list[dict], path: Path) -> Path:
         writer = csv.DictWriter(handle, columns)
         writer.writeheader()
         for r in records:
-            writer.writerow({k: ";".join(v) if isinstance(v, list)
-                             else json.dumps(v) if isinstance(v, dict)
-                             else str(v).lower() if isinstance(v, bool)
-                             else v for k, v in r.items()})
+            writer.writerow(
+                {
+                    k: ";".join(v)
+                    if isinstance(v, list)
+                    else json.dumps(v)
+                    if isinstance(v, dict)
+                    else str(v).lower()
+                    if isinstance(v, bool)
+                    else v
+                    for k, v in r.items()
+                }
+            )
     return path
 
 
@@ -74,8 +82,12 @@ async def test_seed_feed_lands_once_keyed_by_company(kafka: Settings) -> None:
 
 async def test_jsonl_and_csv_give_identical_events(kafka: Settings, tmp_path: Path) -> None:
     csv_path = _as_csv(SEED_LINES, tmp_path / "seed.csv")
-    from_jsonl = kafka.model_copy(update={"dealwatch_topic_prefix": kafka.dealwatch_topic_prefix + "j."})
-    from_csv = kafka.model_copy(update={"dealwatch_topic_prefix": kafka.dealwatch_topic_prefix + "c."})
+    from_jsonl = kafka.model_copy(
+        update={"dealwatch_topic_prefix": kafka.dealwatch_topic_prefix + "j."}
+    )
+    from_csv = kafka.model_copy(
+        update={"dealwatch_topic_prefix": kafka.dealwatch_topic_prefix + "c."}
+    )
     await ingest_feed([SEED_FEED], from_jsonl)
     report = await ingest_feed([csv_path], from_csv)
     assert not report.rejected, report.rejected
@@ -98,8 +110,14 @@ BAD_FILE = """\
 """
 
 REASONS = {  # line -> words a person needs to see in the reason
-    2: "2024-02-30", 3: "amount_usd", 4: "pct", 5: "merger", 6: "licensee",
-    7: "headcount", 8: "JSON", 9: "corrects",
+    2: "2024-02-30",
+    3: "amount_usd",
+    4: "pct",
+    5: "merger",
+    6: "licensee",
+    7: "headcount",
+    8: "JSON",
+    9: "corrects",
 }
 
 

@@ -40,8 +40,10 @@ def test_scenario_changes_what_it_should() -> None:
 
 
 @settings(max_examples=60, deadline=None)
-@given(order=st.permutations(range(len(EVENTS))),
-       duplicates=st.lists(st.integers(0, len(EVENTS) - 1), max_size=8))
+@given(
+    order=st.permutations(range(len(EVENTS))),
+    duplicates=st.lists(st.integers(0, len(EVENTS) - 1), max_size=8),
+)
 def test_arrival_order_and_duplicates_do_not_matter(order, duplicates) -> None:
     arrived = [EVENTS[i] for i in order] + [EVENTS[i] for i in duplicates]
     assert project(_logged(arrived), ROLES, DAY).to_json() == BASELINE.to_json()

@@ -40,13 +40,21 @@ def test_evaluation_days(day: str) -> None:
 
 def test_alerts() -> None:
     projection = project(seed_events(), seed_roles(), dt.date(2024, 12, 31))
-    record = sorted((a.rule, a.subject, a.alert_key.split(":", 2)[2])
-                    for a in projection.alerts if a.rule not in
-                    ("consolidation_high", "hhi_concentrated", "runway_watch", "runway_critical"))
-    assert record == sorted((a["rule"], a["subject"], a["record"])
-                            for a in EXPECTED["record_alerts"])
-    crossings = sorted((a.rule, a.as_of.isoformat()) for a in projection.alerts
-                       if a.rule in ("consolidation_high", "hhi_concentrated"))
-    assert crossings == sorted((a["rule"], a["as_of"])
-                               for a in EXPECTED["threshold_alerts_to_2024-12-31"])
+    record = sorted(
+        (a.rule, a.subject, a.alert_key.split(":", 2)[2])
+        for a in projection.alerts
+        if a.rule
+        not in ("consolidation_high", "hhi_concentrated", "runway_watch", "runway_critical")
+    )
+    assert record == sorted(
+        (a["rule"], a["subject"], a["record"]) for a in EXPECTED["record_alerts"]
+    )
+    crossings = sorted(
+        (a.rule, a.as_of.isoformat())
+        for a in projection.alerts
+        if a.rule in ("consolidation_high", "hhi_concentrated")
+    )
+    assert crossings == sorted(
+        (a["rule"], a["as_of"]) for a in EXPECTED["threshold_alerts_to_2024-12-31"]
+    )
     assert all(a.lineage for a in projection.alerts)

@@ -74,11 +74,14 @@ def test_seed_feed_reproduces_expected(kafka: Settings, database_url: str, tmp_p
     series = _rows(database_url, "SELECT * FROM consolidation ORDER BY as_of")
     assert_series(series, EXPECTED["series_to_2024-12-31"])
     alerts = _rows(database_url, "SELECT * FROM alerts")
-    record_alerts = sorted((a["rule"], a["subject"], a["alert_key"].split(":", 2)[2])
-                           for a in alerts if a["rule"] not in
-                           ("consolidation_high", "hhi_concentrated"))
-    assert record_alerts == sorted((a["rule"], a["subject"], a["record"])
-                                   for a in EXPECTED["record_alerts"])
+    record_alerts = sorted(
+        (a["rule"], a["subject"], a["alert_key"].split(":", 2)[2])
+        for a in alerts
+        if a["rule"] not in ("consolidation_high", "hhi_concentrated")
+    )
+    assert record_alerts == sorted(
+        (a["rule"], a["subject"], a["record"]) for a in EXPECTED["record_alerts"]
+    )
     assert all(json.loads(a["lineage"]) for a in alerts)
     assert {a["delivery_state"] for a in alerts} == {"pending"}
 
@@ -86,16 +89,23 @@ def test_seed_feed_reproduces_expected(kafka: Settings, database_url: str, tmp_p
         _project_at(settings, dt.date.fromisoformat(day))
         row = _rows(database_url, "SELECT * FROM consolidation ORDER BY as_of DESC LIMIT 1")[0]
         assert_row(row, want["consolidation"], day)
-        breakdown = _rows(database_url, "SELECT incumbent, capital_usd FROM "
-                          "consolidation_by_incumbent WHERE as_of = :d", d=row["as_of"])
-        assert_breakdown({b["incumbent"]: b["capital_usd"] for b in breakdown},
-                         want["consolidation"]["by_incumbent"], day)
+        breakdown = _rows(
+            database_url,
+            "SELECT incumbent, capital_usd FROM consolidation_by_incumbent WHERE as_of = :d",
+            d=row["as_of"],
+        )
+        assert_breakdown(
+            {b["incumbent"]: b["capital_usd"] for b in breakdown},
+            want["consolidation"]["by_incumbent"],
+            day,
+        )
         watch = {w["company"]: w for w in _rows(database_url, "SELECT * FROM watchlist")}
         assert_watchlist(watch, want["watchlist"], day)
 
 
-def test_arrival_order_does_not_change_the_tables(kafka: Settings, sqlite_url: str,
-                                                   tmp_path: Path) -> None:
+def test_arrival_order_does_not_change_the_tables(
+    kafka: Settings, sqlite_url: str, tmp_path: Path
+) -> None:
     records = SEED + EXTRA_RECORDS
     in_order = sorted(records, key=lambda r: (r.get("reported") or r["date"], r["id"]))
     scrambled = list(reversed(records)) + records[:5]  # late, reversed, duplicated
@@ -123,8 +133,9 @@ def test_arrival_order_does_not_change_the_tables(kafka: Settings, sqlite_url: s
     assert "ghostco" not in {row[0] for row in a["watchlist"]}  # the retraction applied
 
 
-def test_two_workers_in_one_group_equal_one(kafka: Settings, postgres_url: str, sqlite_url: str,
-                                            tmp_path: Path) -> None:
+def test_two_workers_in_one_group_equal_one(
+    kafka: Settings, postgres_url: str, sqlite_url: str, tmp_path: Path
+) -> None:
     records = synthetic_records(3000, 400) + SEED
     registry = write_registry(tmp_path / "registry.csv")
     feed = write_jsonl(records, tmp_path / "feed.jsonl")
@@ -145,12 +156,17 @@ def test_two_workers_in_one_group_equal_one(kafka: Settings, postgres_url: str, 
 
 def _normalised(dump: dict) -> dict:
     """SQLite keeps booleans as 0/1; PostgreSQL as true/false."""
-    return {t: sorted(tuple(bool(v) if t == "deals" and i == 6 else v for i, v in enumerate(r))
-                      for r in rows) for t, rows in dump.items()}
+    return {
+        t: sorted(
+            tuple(bool(v) if t == "deals" and i == 6 else v for i, v in enumerate(r)) for r in rows
+        )
+        for t, rows in dump.items()
+    }
 
 
-def test_sigkill_mid_stream_equals_clean_rebuild(kafka: Settings, sqlite_url: str,
-                                                 tmp_path: Path) -> None:
+def test_sigkill_mid_stream_equals_clean_rebuild(
+    kafka: Settings, sqlite_url: str, tmp_path: Path
+) -> None:
     records = synthetic_records(30_000, 2_000) + SEED
     registry = write_registry(tmp_path / "registry.csv")
     settings = _setup(kafka, sqlite_url)
@@ -175,8 +191,9 @@ def test_sigkill_mid_stream_equals_clean_rebuild(kafka: Settings, sqlite_url: st
 
 
 @pytest.mark.parametrize("field", ["consolidation", "watchlist"])
-def test_tables_match_the_pure_projection(kafka: Settings, sqlite_url: str, tmp_path: Path,
-                                          field: str) -> None:
+def test_tables_match_the_pure_projection(
+    kafka: Settings, sqlite_url: str, tmp_path: Path, field: str
+) -> None:
     """The worker's tables hold exactly what `project()` computes from the same log."""
     from projections.projection import project
     from tests.seed import seed_events, seed_roles
@@ -187,12 +204,20 @@ def test_tables_match_the_pure_projection(kafka: Settings, sqlite_url: str, tmp_
     projection = project(seed_events(), seed_roles(), DAY)
     if field == "consolidation":
         want = [dataclasses.astuple(r)[:7] for r in projection.series]
-        got = [tuple(r.values()) for r in _rows(sqlite_url, "SELECT as_of, window_days, idx, hhi, "
-               "incumbent_capital_usd, total_capital_usd, absorptions FROM consolidation "
-               "ORDER BY as_of")]
+        got = [
+            tuple(r.values())
+            for r in _rows(
+                sqlite_url,
+                "SELECT as_of, window_days, idx, hhi, "
+                "incumbent_capital_usd, total_capital_usd, absorptions FROM consolidation "
+                "ORDER BY as_of",
+            )
+        ]
         assert [(w[0].isoformat(), *w[1:]) for w in want] == got
     else:
         want = sorted((s.company, s.status, s.runway_months) for s in projection.watchlist)
-        got = sorted((r["company"], r["status"], r["runway_months"])
-                     for r in _rows(sqlite_url, "SELECT * FROM watchlist"))
+        got = sorted(
+            (r["company"], r["status"], r["runway_months"])
+            for r in _rows(sqlite_url, "SELECT * FROM watchlist")
+        )
         assert want == got

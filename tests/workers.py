@@ -24,17 +24,25 @@ class Worker:
     def __init__(self, settings: Settings, log: Path) -> None:
         self.settings = settings
         self.log = log
-        env = {**os.environ,
-               "KAFKA_BOOTSTRAP_SERVERS": settings.kafka_bootstrap_servers,
-               "DEALWATCH_TOPIC_PREFIX": settings.dealwatch_topic_prefix,
-               "DATABASE_URL": settings.database_url,
-               "DEALWATCH_PROJECTION_INTERVAL": "0.5"}
+        env = {
+            **os.environ,
+            "KAFKA_BOOTSTRAP_SERVERS": settings.kafka_bootstrap_servers,
+            "DEALWATCH_TOPIC_PREFIX": settings.dealwatch_topic_prefix,
+            "DATABASE_URL": settings.database_url,
+            "DEALWATCH_PROJECTION_INTERVAL": "0.5",
+        }
         if settings.dealwatch_today:
             env["DEALWATCH_TODAY"] = settings.dealwatch_today.isoformat()
+        if settings.dealwatch_rules_file:
+            env["DEALWATCH_RULES_FILE"] = str(settings.dealwatch_rules_file)
         with log.open("ab") as out:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "services", "worker"], env=env, stdout=out,
-                stderr=subprocess.STDOUT, start_new_session=True)
+                [sys.executable, "-m", "services", "worker"],
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
 
     def kill(self) -> None:
         """SIGKILL: no shutdown code runs."""
@@ -76,11 +84,11 @@ def run_worker_until_caught_up(settings: Settings, log: Path, timeout: float = 1
 
 TABLES = {
     "consolidation": "as_of, window_days, idx, hhi, incumbent_capital_usd, total_capital_usd, "
-                     "absorptions",
+    "absorptions",
     "consolidation_by_incumbent": "as_of, incumbent, capital_usd",
     "watchlist": "company, status, monthly_burn_usd, cash_usd, runway_months, as_of",
     "companies": "slug, name, role, country, total_raised_usd, last_valuation_usd, status, "
-                 "absorbed_by",
+    "absorbed_by",
     "deals": "record_id, kind, date, company, counterparties, amount_usd, reverse_acquihire",
     "alerts": "alert_key, rule, subject, as_of, lineage, message, channel",
     "events": "event_id, record_id, kind, date, reported, company, payload",

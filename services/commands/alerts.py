@@ -22,8 +22,9 @@ from services.db.log_mirror import upsert
 from services.db.models import Alert, Silence
 from services.db.schema import upgrade
 
-app = typer.Typer(name="alerts", help="The alert outbox: list, silence, test, dispatch.",
-                  no_args_is_help=True)
+app = typer.Typer(
+    name="alerts", help="The alert outbox: list, silence, test, dispatch.", no_args_is_help=True
+)
 console = Console()
 errors = Console(stderr=True)
 UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
@@ -69,8 +70,15 @@ def list_alerts(
     rows = _run(fetch)
     table = Table("as of", "rule", "subject", "state", "attempts", "channel", "title")
     for a in rows:
-        table.add_row(str(a.as_of), a.rule, a.subject, a.delivery_state, str(a.attempts),
-                      a.channel, json.loads(a.message)["title"])
+        table.add_row(
+            str(a.as_of),
+            a.rule,
+            a.subject,
+            a.delivery_state,
+            str(a.attempts),
+            a.channel,
+            json.loads(a.message)["title"],
+        )
     console.print(table)
 
 
@@ -85,8 +93,12 @@ def silence(
 
     async def save(sessions, _settings):
         async with sessions() as session, session.begin():
-            await upsert(session, Silence, [{"rule": rule, "subject": subject or "*",
-                                             "until": until}], ["rule", "subject"])
+            await upsert(
+                session,
+                Silence,
+                [{"rule": rule, "subject": subject or "*", "until": until}],
+                ["rule", "subject"],
+            )
 
     _run(save)
     console.print(f"silenced {rule}:{subject or '*'} until {until:%Y-%m-%d %H:%M} UTC")
@@ -99,8 +111,9 @@ def unsilence(target: Annotated[str, typer.Argument(help="RULE or RULE:SUBJECT")
 
     async def drop(sessions, _settings):
         async with sessions() as session, session.begin():
-            await session.execute(delete(Silence).where(Silence.rule == rule,
-                                                        Silence.subject == (subject or "*")))
+            await session.execute(
+                delete(Silence).where(Silence.rule == rule, Silence.subject == (subject or "*"))
+            )
 
     _run(drop)
     console.print(f"{rule}:{subject or '*'} is no longer silenced")
@@ -111,9 +124,17 @@ def test() -> None:
     """Send one test message to the default channel, to check the wiring."""
     settings = get_settings()
     sender = make_sender(settings)
-    message = json.dumps({"rule": "test", "subject": "wiring", "as_of": str(dt.date.today()),
-                          "title": "dealwatch test message", "facts": [["Sender", sender.name]],
-                          "source": None, "lineage": []})
+    message = json.dumps(
+        {
+            "rule": "test",
+            "subject": "wiring",
+            "as_of": str(dt.date.today()),
+            "title": "dealwatch test message",
+            "facts": [["Sender", sender.name]],
+            "source": None,
+            "lineage": [],
+        }
+    )
     outgoing = Outgoing("test", settings.slack_default_channel, message, utc_now())
     try:
         receipt = asyncio.run(sender.send(outgoing))

@@ -29,8 +29,13 @@ DEMO_DAY = dt.date(2024, 12, 31)
 def _start_worker(env: dict[str, str], log_file: Path) -> subprocess.Popen:
     log_file.parent.mkdir(parents=True, exist_ok=True)
     with log_file.open("ab") as out:
-        return subprocess.Popen([sys.executable, "-m", "services", "worker"], env=env,
-                                stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        return subprocess.Popen(
+            [sys.executable, "-m", "services", "worker"],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
 
 
 def _stop(process: subprocess.Popen) -> None:
@@ -70,8 +75,10 @@ def demo(
     upgrade(settings.database_url)
     registry_report = asyncio.run(ingest_registry(registry, settings))
     feed_report = asyncio.run(ingest_feed([feed], settings))
-    console.print(f"ingested {registry_report.accepted} companies, {feed_report.accepted} "
-                  f"records ({len(feed_report.rejected)} rejected)")
+    console.print(
+        f"ingested {registry_report.accepted} companies, {feed_report.accepted} "
+        f"records ({len(feed_report.rejected)} rejected)"
+    )
     worker = _start_worker(env, settings.dealwatch_home.resolve() / "worker.log")
     try:
         seconds = asyncio.run(_caught_up(settings, timeout))
@@ -82,8 +89,10 @@ def demo(
         _stop(worker)
     console.print(f"worker caught up in {seconds:.1f}s; evaluation day {settings.today()}")
     _print_results()
-    console.print(f"\nThe projections are in {redact(settings.database_url)}: try "
-                  "[bold]dealwatch sql \"SELECT * FROM consolidation ORDER BY as_of\"[/]")
+    console.print(
+        f"\nThe projections are in {redact(settings.database_url)}: try "
+        '[bold]dealwatch sql "SELECT * FROM consolidation ORDER BY as_of"[/]'
+    )
 
 
 async def _caught_up(settings, timeout: float) -> float:

@@ -41,7 +41,9 @@ def print_report(title: str, report: IngestReport) -> None:
 
 
 def ingest(
-    paths: Annotated[list[Path] | None, typer.Argument(help="Feed files: JSON Lines or CSV")] = None,
+    paths: Annotated[
+        list[Path] | None, typer.Argument(help="Feed files: JSON Lines or CSV")
+    ] = None,
     registry: Annotated[Path | None, typer.Option(help="Company registry CSV")] = None,
 ) -> None:
     """Validate feed records and append them to the log; invalid lines go to the rejected topic.
@@ -65,8 +67,10 @@ def ingest(
             print_report("feed", report)
             rejected += len(report.rejected)
     except Exception as error:  # the broker is down, a topic cannot be created, ...
-        errors.print(f"[red]error:[/] ingest failed against Kafka at "
-                     f"{settings.kafka_bootstrap_servers}: {error!r}")
+        errors.print(
+            f"[red]error:[/] ingest failed against Kafka at "
+            f"{settings.kafka_bootstrap_servers}: {error!r}"
+        )
         raise typer.Exit(1) from error
     raise typer.Exit(2 if rejected else 0)
 

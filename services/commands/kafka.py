@@ -9,8 +9,11 @@ from rich.table import Table
 from services import kafka_local
 from services.config import get_settings
 
-app = typer.Typer(name="kafka", help="The local Apache Kafka broker (KRaft, one node, no Docker).",
-                  no_args_is_help=True)
+app = typer.Typer(
+    name="kafka",
+    help="The local Apache Kafka broker (KRaft, one node, no Docker).",
+    no_args_is_help=True,
+)
 console = Console()
 errors = Console(stderr=True)
 
@@ -22,8 +25,13 @@ def _fail(error: Exception) -> typer.Exit:
 
 def _print(status: kafka_local.BrokerStatus) -> None:
     table = Table(show_header=False, title=f"Apache Kafka {status.version}")
-    state = ("[green]running, answering" if status.answering
-             else "[yellow]running, not answering" if status.running else "[red]stopped")
+    state = (
+        "[green]running, answering"
+        if status.answering
+        else "[yellow]running, not answering"
+        if status.running
+        else "[red]stopped"
+    )
     table.add_row("state", state)
     table.add_row("bootstrap", status.bootstrap)
     table.add_row("pid", str(status.pid or "-"))

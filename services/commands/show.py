@@ -20,8 +20,10 @@ console = Console()
 errors = Console(stderr=True)
 EMPTY = "no projection yet: run `dealwatch demo` or `dealwatch worker`"
 STATUS_STYLE = {"critical": "bold red", "watch": "yellow", "ok": "green", "absorbed": "magenta"}
-AsOf = Annotated[dt.datetime | None, typer.Option(formats=["%Y-%m-%d"],
-                                                  help="The latest row on or before this day")]
+AsOf = Annotated[
+    dt.datetime | None,
+    typer.Option(formats=["%Y-%m-%d"], help="The latest row on or before this day"),
+]
 
 
 def query(statement: str, **params: Any) -> QueryResult:
@@ -49,9 +51,12 @@ def _money(value: float | None) -> str:
 def print_consolidation(as_of: dt.date | None, plot: Path | None) -> None:
     """The index, hhi and absorptions at one day, with the breakdown by incumbent."""
     day = (as_of or dt.date.max).isoformat()
-    rows = query("SELECT as_of, window_days, idx, hhi, incumbent_capital_usd, total_capital_usd, "
-                 "absorptions FROM consolidation WHERE as_of <= :day "
-                 "ORDER BY as_of DESC LIMIT 1", day=day).rows
+    rows = query(
+        "SELECT as_of, window_days, idx, hhi, incumbent_capital_usd, total_capital_usd, "
+        "absorptions FROM consolidation WHERE as_of <= :day "
+        "ORDER BY as_of DESC LIMIT 1",
+        day=day,
+    ).rows
     if not rows:
         console.print(EMPTY)
         return
@@ -63,8 +68,11 @@ def print_consolidation(as_of: dt.date | None, plot: Path | None) -> None:
     table.add_row("total capital", _billions(total))
     table.add_row("startups absorbed by incumbents", str(absorptions))
     console.print(table)
-    breakdown = query("SELECT incumbent, capital_usd FROM consolidation_by_incumbent "
-                      "WHERE as_of = :at ORDER BY capital_usd DESC, incumbent", at=at).rows
+    breakdown = query(
+        "SELECT incumbent, capital_usd FROM consolidation_by_incumbent "
+        "WHERE as_of = :at ORDER BY capital_usd DESC, incumbent",
+        at=at,
+    ).rows
     parts = Table("incumbent", "capital", "share of total", title="Breakdown by incumbent")
     for name, capital in breakdown:
         parts.add_row(name, _billions(capital), f"{100 * capital / total:.1f}%" if total else "-")
@@ -99,19 +107,31 @@ def plot_series(path: Path) -> None:
 
 
 def print_watchlist() -> None:
-    rows = query("SELECT company, status, monthly_burn_usd, cash_usd, runway_months, as_of "
-                 "FROM watchlist ORDER BY CASE status WHEN 'critical' THEN 0 WHEN 'watch' THEN 1 "
-                 "WHEN 'ok' THEN 2 WHEN 'profitable' THEN 3 ELSE 4 END, runway_months, company"
-                 ).rows
+    rows = query(
+        "SELECT company, status, monthly_burn_usd, cash_usd, runway_months, as_of "
+        "FROM watchlist ORDER BY CASE status WHEN 'critical' THEN 0 WHEN 'watch' THEN 1 "
+        "WHEN 'ok' THEN 2 WHEN 'profitable' THEN 3 ELSE 4 END, runway_months, company"
+    ).rows
     if not rows:
         console.print(EMPTY)
         return
-    table = Table("company", "status", "monthly burn", "cash", "runway (months)",
-                  title=f"Burn watchlist as of {rows[0][5]}")
+    table = Table(
+        "company",
+        "status",
+        "monthly burn",
+        "cash",
+        "runway (months)",
+        title=f"Burn watchlist as of {rows[0][5]}",
+    )
     for company, status, burn, cash, runway, _ in rows:
         style = STATUS_STYLE.get(status, "")
-        table.add_row(company, f"[{style}]{status}[/]" if style else status, _money(burn),
-                      _money(cash), "-" if runway is None else f"{runway:.1f}")
+        table.add_row(
+            company,
+            f"[{style}]{status}[/]" if style else status,
+            _money(burn),
+            _money(cash),
+            "-" if runway is None else f"{runway:.1f}",
+        )
     console.print(table)
 
 
@@ -133,8 +153,11 @@ def watchlist() -> None:
 @app.command()
 def company(slug: str) -> None:
     """One company: registry facts, deals, events and alerts."""
-    facts = query("SELECT slug, name, role, country, total_raised_usd, last_valuation_usd, "
-                  "status, absorbed_by FROM companies WHERE slug = :slug", slug=slug)
+    facts = query(
+        "SELECT slug, name, role, country, total_raised_usd, last_valuation_usd, "
+        "status, absorbed_by FROM companies WHERE slug = :slug",
+        slug=slug,
+    )
     if not facts.rows:
         errors.print(f"[red]error:[/] no company {slug!r} in the projections")
         raise typer.Exit(1)
@@ -144,12 +167,21 @@ def company(slug: str) -> None:
         table.add_row(name, _money(value) if money else "-" if value is None else str(value))
     console.print(table)
     for title, statement in (
-        ("Deals", "SELECT date, kind, record_id, counterparties, amount_usd FROM deals "
-                  "WHERE company = :slug ORDER BY date, record_id"),
-        ("Events", "SELECT date, reported, kind, record_id, event_id FROM events "
-                   "WHERE company = :slug ORDER BY date, record_id"),
-        ("Alerts", "SELECT as_of, rule, delivery_state, channel FROM alerts "
-                   "WHERE subject = :slug ORDER BY as_of, rule"),
+        (
+            "Deals",
+            "SELECT date, kind, record_id, counterparties, amount_usd FROM deals "
+            "WHERE company = :slug ORDER BY date, record_id",
+        ),
+        (
+            "Events",
+            "SELECT date, reported, kind, record_id, event_id FROM events "
+            "WHERE company = :slug ORDER BY date, record_id",
+        ),
+        (
+            "Alerts",
+            "SELECT as_of, rule, delivery_state, channel FROM alerts "
+            "WHERE subject = :slug ORDER BY as_of, rule",
+        ),
     ):
         result = query(statement, slug=slug)
         listing = Table(*result.columns, title=title)

@@ -7,7 +7,7 @@ import datetime as dt
 import json
 import sys
 from decimal import Decimal
-from enum import Enum
+from enum import StrEnum
 from typing import Annotated, Any
 
 import typer
@@ -21,7 +21,7 @@ console = Console()
 errors = Console(stderr=True)
 
 
-class Format(str, Enum):
+class Format(StrEnum):
     table = "table"
     csv = "csv"
     json = "json"
@@ -42,8 +42,13 @@ def print_result(result: QueryResult, fmt: Format, title: str | None = None) -> 
         writer.writerow(result.columns)
         writer.writerows([[_plain(v) for v in row] for row in result.rows])
     elif fmt is Format.json:
-        sys.stdout.write(json.dumps([dict(zip(result.columns, map(_plain, row), strict=True))
-                                     for row in result.rows], indent=2) + "\n")
+        sys.stdout.write(
+            json.dumps(
+                [dict(zip(result.columns, map(_plain, row), strict=True)) for row in result.rows],
+                indent=2,
+            )
+            + "\n"
+        )
     else:
         table = Table(*result.columns, title=title)
         for row in result.rows:
@@ -52,7 +57,9 @@ def print_result(result: QueryResult, fmt: Format, title: str | None = None) -> 
 
 
 def sql(
-    statement: Annotated[str, typer.Argument(help="One SQL statement, e.g. SELECT * FROM watchlist")],
+    statement: Annotated[
+        str, typer.Argument(help="One SQL statement, e.g. SELECT * FROM watchlist")
+    ],
     format: Annotated[Format, typer.Option("--format", "-f")] = Format.table,
     database_url: Annotated[str | None, typer.Option(help="Default: DATABASE_URL")] = None,
 ) -> None:

@@ -19,8 +19,10 @@ def backend(url: str) -> str:
     """`sqlite` or `postgresql`, whatever driver the URL names."""
     name = make_url(_plain(url)).get_backend_name()
     if name not in _ASYNC_DRIVERS:
-        raise ValueError(f"DATABASE_URL {redact(url)}: unsupported database {name!r}; "
-                         "use sqlite:///FILE or postgresql://USER:PASSWORD@HOST/DB")
+        raise ValueError(
+            f"DATABASE_URL {redact(url)}: unsupported database {name!r}; "
+            "use sqlite:///FILE or postgresql://USER:PASSWORD@HOST/DB"
+        )
     return name
 
 
@@ -40,7 +42,7 @@ def sync_url(url: str) -> str:
 
 
 def _plain(url: str) -> str:
-    return "postgresql" + url[len("postgres"):] if url.startswith("postgres:") else url
+    return "postgresql" + url[len("postgres") :] if url.startswith("postgres:") else url
 
 
 def _with_driver(url: str, drivers: dict[str, str]) -> str:

@@ -33,8 +33,9 @@ async def upsert(session: AsyncSession, table, rows: Sequence[dict], keys: list[
     stmt = _insert(session, table)
     columns = [c for c in rows[0] if c not in keys]
     await session.execute(
-        stmt.on_conflict_do_update(index_elements=keys,
-                                   set_={c: stmt.excluded[c] for c in columns}),
+        stmt.on_conflict_do_update(
+            index_elements=keys, set_={c: stmt.excluded[c] for c in columns}
+        ),
         list(rows),
     )
 
@@ -46,8 +47,9 @@ async def write_events(
     if rows:
         stmt = _insert(session, Event)
         t, new = Event.__table__.c, stmt.excluded
-        earlier = or_(new.partition < t.partition,
-                      and_(new.partition == t.partition, new.offset < t.offset))
+        earlier = or_(
+            new.partition < t.partition, and_(new.partition == t.partition, new.offset < t.offset)
+        )
         await session.execute(
             stmt.on_conflict_do_update(
                 index_elements=["event_id"],
@@ -61,7 +63,9 @@ async def write_events(
 
 
 async def write_registry(
-    session: AsyncSession, entries: Sequence[dict], removed: Sequence[str],
+    session: AsyncSession,
+    entries: Sequence[dict],
+    removed: Sequence[str],
     consumed: Sequence[Consumed],
 ) -> None:
     """Upsert registry rows (last write wins, as in the compacted topic); drop tombstoned slugs."""
@@ -92,8 +96,10 @@ async def _advance(session: AsyncSession, consumed: Sequence[Consumed]) -> None:
             set_={"next_offset": new.next_offset},
             where=new.next_offset > StreamPosition.__table__.c.next_offset,
         ),
-        [{"topic": c.topic, "partition": c.partition, "next_offset": c.next_offset}
-         for c in consumed],
+        [
+            {"topic": c.topic, "partition": c.partition, "next_offset": c.next_offset}
+            for c in consumed
+        ],
     )
 
 
@@ -106,8 +112,9 @@ async def lock_state(session: AsyncSession) -> None:
     await session.execute(
         _insert(session, ProjectionState).values(id=1, log_version=0).on_conflict_do_nothing()
     )
-    await session.execute(update(ProjectionState).where(ProjectionState.id == 1)
-                          .values(id=ProjectionState.id))
+    await session.execute(
+        update(ProjectionState).where(ProjectionState.id == 1).values(id=ProjectionState.id)
+    )
 
 
 async def bump_log_version(session: AsyncSession) -> None:
@@ -116,6 +123,7 @@ async def bump_log_version(session: AsyncSession) -> None:
         _insert(session, ProjectionState).values(id=1, log_version=0).on_conflict_do_nothing()
     )
     await session.execute(
-        update(ProjectionState).where(ProjectionState.id == 1)
+        update(ProjectionState)
+        .where(ProjectionState.id == 1)
         .values(log_version=ProjectionState.log_version + 1)
     )

@@ -39,8 +39,9 @@ def _sqlite(url: str, statement: str, params: Any) -> QueryResult:
         raise ReadOnlyQueryError("no SQLite file in DATABASE_URL")
     path = Path(database)
     if not path.exists():
-        raise ReadOnlyQueryError(f"{path}: no such database; run `dealwatch demo` or "
-                                 "`dealwatch worker` first")
+        raise ReadOnlyQueryError(
+            f"{path}: no such database; run `dealwatch demo` or `dealwatch worker` first"
+        )
     conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=30)
     try:
         conn.execute("PRAGMA query_only = ON")
@@ -86,7 +87,9 @@ def _postgres(url: str, statement: str, params: Any) -> QueryResult:
     except psycopg.Error as error:
         text = str(error).replace(parsed.password or "\0", "***")
         if "cannot insert multiple commands" in text:
-            raise ReadOnlyQueryError(f"refused: one statement at a time ({text.strip()})") from error
+            raise ReadOnlyQueryError(
+                f"refused: one statement at a time ({text.strip()})"
+            ) from error
         raise ReadOnlyQueryError(f"query failed on {redact(url)}: {text.strip()}") from error
 
 
