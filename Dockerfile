@@ -1,0 +1,10 @@
+# The dealwatch worker and scheduler image (docker-compose.yml builds it).
+FROM python:3.11-slim
+WORKDIR /app
+COPY pyproject.toml README.md ./
+COPY events events
+COPY projections projections
+COPY services services
+COPY alerts alerts
+RUN pip install --no-cache-dir .
+ENTRYPOINT ["dealwatch"]
