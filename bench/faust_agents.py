@@ -74,7 +74,7 @@ def main() -> None:
                 if seen["n"] >= count:
                     finish()
 
-    sys.argv = [sys.argv[0], "worker", "--loglevel", "warn"]
+    sys.argv = [sys.argv[0], "worker", "--without-web", "--loglevel", "warn"]
     app.main()
 
 

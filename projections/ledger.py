@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from events.records import Acquisition, FeedRecord, Funding, Licensing
 from projections.attribution import absorbs
 from projections.burn import CompanyStatus
-from projections.numbers import cents, to_fraction
+from projections.numbers import MICROS, cents, to_micros
 
 
 @dataclass(frozen=True)
@@ -91,9 +91,7 @@ def company_facts(
         facts.append(
             CompanyFacts(
                 slug=slug,
-                total_raised_usd=cents(
-                    sum((to_fraction(r.amount_usd) for r in fundings), to_fraction(0))
-                ),
+                total_raised_usd=cents(sum(to_micros(r.amount_usd) for r in fundings), MICROS),
                 last_valuation_usd=valued[-1].valuation_usd if valued else None,
                 status=status.get(slug, "unknown"),
                 absorbed_by=_absorber(absorbed[-1]) if absorbed else None,

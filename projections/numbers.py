@@ -4,15 +4,18 @@ from __future__ import annotations
 
 from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
+from functools import lru_cache
 
 MICROS = 1_000_000  # capital is summed as whole micro-dollars: integer sums are exact
 
 
+@lru_cache(maxsize=1 << 16)  # amounts repeat; both functions are pure
 def to_micros(usd: float) -> int:
     """A dollar amount as whole micro-dollars (half up)."""
     return int(Decimal(repr(usd)).scaleb(6).to_integral_value(ROUND_HALF_UP))
 
 
+@lru_cache(maxsize=1 << 16)
 def to_fraction(usd: float) -> Fraction:
     """A float amount as the exact decimal it was written as."""
     return Fraction(Decimal(repr(usd)))
@@ -29,6 +32,9 @@ def round_half_up(value: Fraction, places: int) -> float:
 
 def cents(value: Fraction | int, unit: int = 1) -> float:
     """Dollars to the cent; `unit` is how many of `value` make one dollar."""
+    if isinstance(value, int):  # the common case, in whole integers: floor(|v|·100/unit + ½)
+        whole = (abs(value) * 200 + unit) // (2 * unit)
+        return (whole if value >= 0 else -whole) / 100
     return round_half_up(Fraction(value, unit), 2)
 
 

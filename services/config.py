@@ -30,6 +30,7 @@ class Settings(BaseSettings):
     dealwatch_today: dt.date | None = None
     dealwatch_window_days: int = Field(default=365, ge=1)
     dealwatch_projection_interval: float = Field(default=1.0, gt=0)
+    dealwatch_backlog_projection_interval: float = Field(default=60.0, ge=0)
 
     dealwatch_reevaluate_cron: str = "5 0 * * *"
     dealwatch_digest_cron: str = "0 8 * * mon"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import ssl
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -21,7 +22,7 @@ from services.catchup import LogEnds, lag
 from services.config import Settings, get_settings
 from services.db.engine import make_async_engine, session_factory
 from services.db.log_mirror import Consumed, write_events, write_registry
-from services.projector import run_projection
+from services.projector import Projector
 from services.topics import COMPANIES, DEAL_EVENTS
 
 log = logging.getLogger("dealwatch.worker")
@@ -83,7 +84,9 @@ class Projections:
         self.settings = settings
         self.rules = rules
         self._engine: AsyncEngine | None = None
+        self._projector: Projector | None = None
         self.log_ends = LogEnds(settings)
+        self.last_projection = 0.0
 
     @property
     def engine(self) -> AsyncEngine:
@@ -120,14 +123,16 @@ class Projections:
 
     async def project(self) -> None:
         s = self.settings
+        if self._projector is None:
+            self._projector = Projector(self.engine, self.rules)
         try:
             behind = await lag(self.engine, await self.log_ends.offsets())
-            outcome = await run_projection(
-                self.engine,
-                self.rules,
-                s.today(),
-                s.dealwatch_window_days,
-                record_alerts=behind == 0,
+            since = time.monotonic() - self.last_projection
+            if behind and since < s.dealwatch_backlog_projection_interval:
+                return  # reading a backlog: mirror first, project now and then
+            self.last_projection = time.monotonic()
+            outcome = await self._projector.run(
+                s.today(), s.dealwatch_window_days, record_alerts=behind == 0
             )
         except Exception:  # a database hiccup: the next tick tries again
             log.exception("projection failed; retrying at the next tick")
@@ -166,6 +171,7 @@ def create_app(settings: Settings | None = None) -> faust.App:
         broker=servers,
         broker_credentials=_credentials(settings),
         store="memory://",
+        datadir=str(settings.dealwatch_home.expanduser().resolve() / "faust"),
         web_enabled=False,
         consumer_auto_offset_reset="earliest",
         topic_allow_declare=False,

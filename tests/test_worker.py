@@ -144,10 +144,13 @@ def test_two_workers_in_one_group_equal_one(
     workers = [Worker(pair, tmp_path / f"w{i}.log") for i in range(2)]
     try:
         catch_up(pair, 180)
+        assert all(w.process.poll() is None for w in workers), [w.output() for w in workers]
     finally:
         for w in workers:
             w.stop()
-    logs = [w.output() for w in workers]
+    logs = [w.log.read_text(errors="replace") for w in workers]
+    for log in logs:  # both took part: each was assigned some deal-events partitions
+        assert "Setting newly assigned partitions" in log and "deal-events" in log, log[-3000:]
     single = _setup(kafka, sqlite_url, dealwatch_topic_prefix=kafka.dealwatch_topic_prefix + "1.")
     _ingest(single, feed, registry=registry)
     run_worker_until_caught_up(single, tmp_path / "single.log", 180)

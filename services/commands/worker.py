@@ -45,7 +45,7 @@ def worker(
     except RulesFileError as error:
         console.print(f"[red]error:[/] {error}")
         raise typer.Exit(1) from error
-    sys.argv = ["dealwatch worker", "worker", "--loglevel", loglevel]
+    sys.argv = ["dealwatch worker", "worker", "--without-web", "--loglevel", loglevel]
     app.main()
 
 

@@ -166,6 +166,7 @@ class ProjectionState(SQLModel, table=True):
     window_days: int | None = None
     projected_at: dt.datetime | None = Field(default=None, sa_column=_utc())
     digest: str | None = None
+    projection_id: str | None = None
 
 
 class ProjectionIssue(SQLModel, table=True):

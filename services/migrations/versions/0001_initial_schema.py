@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-22 14:18:33.881291
+Create Date: 2026-11-22 14:38:45.947193
 """
 
 from __future__ import annotations
@@ -122,6 +122,7 @@ def upgrade() -> None:
         sa.Column("window_days", sa.Integer(), nullable=True),
         sa.Column("projected_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("digest", sqlmodel.sql.sqltypes.AutoString(), nullable=True),
+        sa.Column("projection_id", sqlmodel.sql.sqltypes.AutoString(), nullable=True),
         sa.PrimaryKeyConstraint("id"),
     )
     op.create_table(
