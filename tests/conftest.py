@@ -13,7 +13,7 @@ from sqlalchemy.engine import make_url
 
 from services.config import Settings
 
-SHARED = Path(__file__).resolve().parents[2] / "shared"
+SHARED = Path(os.environ.get("DEALWATCH_SHARED", Path(__file__).resolve().parents[2] / "shared"))
 SEED_FEED = SHARED / "data" / "seed-feed.jsonl"
 SEED_REGISTRY = SHARED / "data" / "companies.csv"
 SEED_EXPECTED = SHARED / "data" / "seed-expected.json"
