@@ -42,6 +42,10 @@ async def _set(session: AsyncSession, key: str, **values) -> None:
     await session.execute(update(Alert).where(Alert.alert_key == key).values(**values))
 
 
+async def _delivered(session: AsyncSession, key: str, at: dt.datetime) -> None:
+    await _set(session, key, delivery_state=DELIVERED, delivered_at=at, last_error=None)
+
+
 async def _silenced(session: AsyncSession, alert: Alert, now: dt.datetime) -> bool:
     found = await session.execute(
         select(Silence.rule).where(
@@ -86,13 +90,7 @@ async def dispatch(
             if alert.delivery_state == SENDING:
                 arrived = await sender.already_sent(_outgoing(alert))
                 if arrived:
-                    await _set(
-                        session,
-                        alert.alert_key,
-                        delivery_state=DELIVERED,
-                        delivered_at=now(),
-                        last_error=None,
-                    )
+                    await _delivered(session, alert.alert_key, now())
                     report.reconciled += 1
                     continue
             elif await _silenced(session, alert, now()):
@@ -116,13 +114,7 @@ async def dispatch(
             log.warning("alert %s not delivered (%s): %s", alert.alert_key, state, error)
             continue
         async with sessions() as session, session.begin():
-            await _set(
-                session,
-                alert.alert_key,
-                delivery_state=DELIVERED,
-                delivered_at=now(),
-                last_error=None,
-            )
+            await _delivered(session, alert.alert_key, now())
         report.delivered += 1
     return report
 
