@@ -238,3 +238,38 @@ async def test_webhook_and_console(outbox: Outbox, slack: FakeSlack) -> None:
     console = Console(record=True, width=200)
     assert (await dispatch(outbox.sessions, ConsoleSender(console), lambda: NOW)).delivered == 1
     assert "mega_round for b" in console.export_text()
+
+
+def test_cli_test_message_silence_and_list(
+    slack: FakeSlack, sqlite_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    from services.cli import app
+    from services.config import get_settings
+
+    for name, value in {
+        "SLACK_BOT_TOKEN": TOKEN,
+        "SLACK_API_URL": slack.api_url(),
+        "SLACK_DEFAULT_CHANNEL": "#dealwatch",
+        "DATABASE_URL": sqlite_url,
+        "COLUMNS": "200",
+    }.items():
+        monkeypatch.setenv(name, value)
+    get_settings.cache_clear()
+    runner = CliRunner()
+    try:
+        sent = runner.invoke(app, ["alerts", "test"])
+        assert sent.exit_code == 0, sent.output
+        assert [m.text for m in slack.in_channel("#dealwatch")] == [
+            "dealwatch test message (Sender: slack bot)"
+        ]
+        assert TOKEN not in sent.output
+        silenced = runner.invoke(app, ["alerts", "silence", "major_layoff:acme", "--for", "2d"])
+        assert silenced.exit_code == 0 and "silenced major_layoff:acme" in silenced.output
+        bad = runner.invoke(app, ["alerts", "silence", "major_layoff", "--for", "soon"])
+        assert bad.exit_code != 0 and "like 30m, 12h, 7d" in bad.output
+        listed = runner.invoke(app, ["alerts", "list", "--state", "pending"])
+        assert listed.exit_code == 0, listed.output
+    finally:
+        get_settings.cache_clear()

@@ -53,7 +53,8 @@ def demo(
     registry: Annotated[Path, typer.Option(help="Registry CSV")] = SEED / "companies.csv",
     timeout: Annotated[float, typer.Option(help="Seconds to wait for the worker")] = 180.0,
 ) -> None:
-    """Start the broker if needed, ingest the seed, run the worker until caught up, print.
+    """Start the broker if needed, ingest the seed, run the worker until caught up, deliver the
+    alerts once, print the index, its breakdown and the watchlist.
 
     The evaluation day is DEALWATCH_TODAY, or 2024-12-31 (the seed's last year) when unset.
     """
@@ -88,6 +89,7 @@ def demo(
     finally:
         _stop(worker)
     console.print(f"worker caught up in {seconds:.1f}s; evaluation day {settings.today()}")
+    _deliver_alerts(settings)
     _print_results()
     console.print(
         f"\nThe projections are in {redact(settings.database_url)}: try "
@@ -101,6 +103,14 @@ async def _caught_up(settings, timeout: float) -> float:
         return await wait_until_caught_up(engine, settings, timeout)
     finally:
         await engine.dispose()
+
+
+def _deliver_alerts(settings) -> None:
+    """What the scheduler does each day: re-evaluate, then send pending alerts (Slack when
+    SLACK_BOT_TOKEN or SLACK_WEBHOOK_URL is set, else the console)."""
+    from services.commands.scheduler import run_once
+
+    asyncio.run(run_once(settings, with_digest=False))
 
 
 def _print_results() -> None:

@@ -28,7 +28,7 @@ def scheduler(
     settings = get_settings()
     upgrade(settings.database_url)
     if once:
-        asyncio.run(_once(settings, digest))
+        asyncio.run(run_once(settings, digest))
         return
 
     async def run() -> None:
@@ -48,7 +48,8 @@ def scheduler(
     asyncio.run(run())
 
 
-async def _once(settings, with_digest: bool) -> None:
+async def run_once(settings, with_digest: bool) -> None:
+    """One re-evaluation (and digest), then one dispatch round."""
     from services import scheduler as jobs
 
     jobs.Jobs.setup(settings)
