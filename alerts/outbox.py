@@ -12,12 +12,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from alerts.rules_config import RulesConfig
 from events.serialization import canonical_json
 from projections.rules import AlertCandidate
+from services.db.log_mirror import dialect_insert
 from services.db.models import Alert
 
 RECORD_RULES = frozenset(
@@ -63,8 +63,6 @@ async def sync_outbox(
     retracted_event_ids: set[str],
 ) -> OutboxChange:
     """Record new alerts as pending and cancel withdrawn ones; the caller commits."""
-    dialect = session.bind.dialect.name if session.bind else "sqlite"
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     derived = {c.alert_key for c in candidates}
     existing = set((await session.execute(select(Alert.alert_key))).scalars())
     rows = [
@@ -85,7 +83,8 @@ async def sync_outbox(
     ]
     if rows:
         await session.execute(
-            insert(Alert).on_conflict_do_nothing(index_elements=["alert_key"]), rows
+            dialect_insert(session, Alert).on_conflict_do_nothing(index_elements=["alert_key"]),
+            rows,
         )
     pending = (
         await session.execute(

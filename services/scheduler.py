@@ -27,7 +27,7 @@ from projections.digest import digest
 from services.catchup import LogEnds, lag
 from services.config import Settings, get_settings
 from services.db.engine import make_async_engine, session_factory, sync_url
-from services.db.log_mirror import _insert
+from services.db.log_mirror import dialect_insert
 from services.db.models import Alert
 from services.projector import ProjectionOutcome, load_log, load_registry, run_projection
 
@@ -77,7 +77,7 @@ async def record_digest(settings: Settings, engine: AsyncEngine, rules: RulesCon
             }
         ).decode()
         await session.execute(
-            _insert(session, Alert)
+            dialect_insert(session, Alert)
             .values(
                 alert_key=key,
                 rule="digest",

@@ -21,7 +21,8 @@ class Consumed:
     next_offset: int
 
 
-def _insert(session: AsyncSession, table):
+def dialect_insert(session: AsyncSession, table):
+    """An INSERT with ON CONFLICT support for the session's database (SQLite or PostgreSQL)."""
     dialect = session.bind.dialect.name if session.bind else "sqlite"
     return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
 
@@ -30,7 +31,7 @@ async def upsert(session: AsyncSession, table, rows: Sequence[dict], keys: list[
     """Insert rows, replacing the non-key columns of rows that exist."""
     if not rows:
         return
-    stmt = _insert(session, table)
+    stmt = dialect_insert(session, table)
     columns = [c for c in rows[0] if c not in keys]
     await session.execute(
         stmt.on_conflict_do_update(
@@ -45,7 +46,7 @@ async def write_events(
 ) -> None:
     """Upsert events by id (the earliest log position wins) and the positions they came from."""
     if rows:
-        stmt = _insert(session, Event)
+        stmt = dialect_insert(session, Event)
         t, new = Event.__table__.c, stmt.excluded
         earlier = or_(
             new.partition < t.partition, and_(new.partition == t.partition, new.offset < t.offset)
@@ -70,7 +71,7 @@ async def write_registry(
 ) -> None:
     """Upsert registry rows (last write wins, as in the compacted topic); drop tombstoned slugs."""
     if entries:
-        stmt = _insert(session, RegistryEntry)
+        stmt = dialect_insert(session, RegistryEntry)
         new = stmt.excluded
         await session.execute(
             stmt.on_conflict_do_update(
@@ -88,7 +89,7 @@ async def write_registry(
 async def _advance(session: AsyncSession, consumed: Sequence[Consumed]) -> None:
     if not consumed:
         return
-    stmt = _insert(session, StreamPosition)
+    stmt = dialect_insert(session, StreamPosition)
     new = stmt.excluded
     await session.execute(
         stmt.on_conflict_do_update(
@@ -103,15 +104,18 @@ async def _advance(session: AsyncSession, consumed: Sequence[Consumed]) -> None:
     )
 
 
+async def _ensure_state_row(session: AsyncSession) -> None:
+    row = dialect_insert(session, ProjectionState).values(id=1, log_version=0)
+    await session.execute(row.on_conflict_do_nothing())
+
+
 async def lock_state(session: AsyncSession) -> None:
     """Create the projection state row if missing and write-lock it until the transaction ends.
 
     Taking a write lock first (not a read) keeps SQLite's WAL snapshots and PostgreSQL's row
     locks simple: writers of the mirror and projectors take turns.
     """
-    await session.execute(
-        _insert(session, ProjectionState).values(id=1, log_version=0).on_conflict_do_nothing()
-    )
+    await _ensure_state_row(session)
     await session.execute(
         update(ProjectionState).where(ProjectionState.id == 1).values(id=ProjectionState.id)
     )
@@ -119,9 +123,7 @@ async def lock_state(session: AsyncSession) -> None:
 
 async def bump_log_version(session: AsyncSession) -> None:
     """Tell the projector that the log mirror changed."""
-    await session.execute(
-        _insert(session, ProjectionState).values(id=1, log_version=0).on_conflict_do_nothing()
-    )
+    await _ensure_state_row(session)
     await session.execute(
         update(ProjectionState)
         .where(ProjectionState.id == 1)
