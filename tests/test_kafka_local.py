@@ -1,0 +1,35 @@
+"""`dealwatch kafka up` explains what is wrong instead of failing obscurely."""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+
+import pytest
+
+from services import kafka_local
+from services.config import Settings
+
+
+def test_taken_port_is_a_clear_error(tmp_path: Path) -> None:
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", 0))
+        squatter.listen()
+        port = squatter.getsockname()[1]
+        settings = Settings(dealwatch_home=tmp_path, dealwatch_kafka_port=port)
+        with pytest.raises(kafka_local.KafkaLocalError, match=f"port {port} .* is taken"):
+            kafka_local.up(settings)
+    assert not (tmp_path / "kafka" / "broker.pid").exists()
+
+
+def test_missing_maven_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DEALWATCH_KAFKA_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("PATH", str(tmp_path))  # neither mvn nor java here
+    with pytest.raises(kafka_local.KafkaLocalError, match=r"`mvn` not found.*install Apache Maven"):
+        kafka_local.assemble(Settings(dealwatch_home=tmp_path))
+
+
+def test_status_of_a_home_without_broker(tmp_path: Path) -> None:
+    status = kafka_local.status(Settings(dealwatch_home=tmp_path, dealwatch_kafka_port=1))
+    assert not status.running and not status.answering and status.pid is None
+    assert kafka_local.down(Settings(dealwatch_home=tmp_path)) is False  # idempotent
