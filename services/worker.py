@@ -1,8 +1,9 @@
 """The Faust worker: mirrors the log into SQL in batches and keeps the projections current.
 
-Run it with `dealwatch worker`, or `faust -A services.faust_app worker -l info`. Any number of
-workers may join one consumer group: each mirrors the partitions it is assigned, and the
-projector recomputes global numbers from SQL under a lock (see `services.projector`).
+Run it with `dealwatch worker`, or `faust -A services.faust_app worker --without-web -l info`.
+Any number of workers may join one consumer group: each mirrors the partitions it is
+assigned, and the projector recomputes global numbers from SQL under a lock (see
+`services.projector`).
 """
 
 from __future__ import annotations
@@ -93,6 +94,12 @@ class Projections:
         if self._engine is None:  # created inside the worker's event loop
             self._engine = make_async_engine(self.settings.database_url)
         return self._engine
+
+    async def close(self) -> None:
+        """Release the broker client and the database connections."""
+        await self.log_ends.close()
+        if self._engine is not None:
+            await self._engine.dispose()
 
     async def mirror_events(self, events: Sequence[faust.types.EventT]) -> None:
         rows = []
@@ -200,6 +207,10 @@ def create_app(settings: Settings | None = None) -> faust.App:
     @app.timer(interval=settings.dealwatch_projection_interval)
     async def keep_projected() -> None:
         await projections.project()
+
+    @app.on_before_shutdown.connect
+    async def close_clients(app: faust.App, **_: object) -> None:
+        await projections.close()
 
     app.dealwatch_projections = projections  # type: ignore[attr-defined]
     return app

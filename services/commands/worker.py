@@ -29,17 +29,13 @@ def worker(
 
     Start several (same DEALWATCH_TOPIC_PREFIX) to share the partitions in one consumer group.
     """
-    import asyncio
-
     from alerts.rules_config import RulesFileError
-    from services.topics import ensure_topics
     from services.worker import create_app
+    from services.worker_setup import prepare_worker
 
     settings = get_settings()
-    upgrade(settings.database_url)
-    for warning in asyncio.run(ensure_topics(settings)):
-        console.print(f"[yellow]warning:[/] {warning}")
-    _align(settings)
+    for note in prepare_worker(settings):
+        console.print(note)
     try:
         app = create_app(settings)
     except RulesFileError as error:
@@ -47,31 +43,6 @@ def worker(
         raise typer.Exit(1) from error
     sys.argv = ["dealwatch worker", "worker", "--without-web", "--loglevel", loglevel]
     app.main()
-
-
-def _align(settings) -> None:
-    """Start from SQL's positions when no other worker of the group runs."""
-    import asyncio
-
-    from aiokafka.errors import KafkaError
-
-    from services.db.engine import make_async_engine
-    from services.offsets import align_group_offsets
-
-    async def run() -> dict[str, int]:
-        engine = make_async_engine(settings.database_url)
-        try:
-            return await align_group_offsets(settings, engine)
-        finally:
-            await engine.dispose()
-
-    try:
-        moved = asyncio.run(run())
-    except KafkaError as error:  # other workers of the group are running: they are consistent
-        console.print(f"group offsets left as they are ({error.__class__.__name__})")
-        return
-    for where, offset in sorted(moved.items()):
-        console.print(f"{where}: resuming at offset {offset} (the position stored in SQL)")
 
 
 def register(app: typer.Typer) -> None:
