@@ -20,9 +20,9 @@ from services.db.engine import make_async_engine, redact
 from services.db.schema import upgrade
 from services.ingest import ingest_feed, ingest_registry
 from services.kafka_local import KafkaLocalError, ensure_broker
+from services.seed import SEED_FEED, SEED_REGISTRY
 
 console = Console()
-SEED = Path(__file__).resolve().parents[3] / "shared" / "data"
 DEMO_DAY = dt.date(2024, 12, 31)
 
 
@@ -49,8 +49,8 @@ def _stop(process: subprocess.Popen) -> None:
 
 
 def demo(
-    feed: Annotated[Path, typer.Option(help="Feed file")] = SEED / "seed-feed.jsonl",
-    registry: Annotated[Path, typer.Option(help="Registry CSV")] = SEED / "companies.csv",
+    feed: Annotated[Path, typer.Option(help="Feed file")] = SEED_FEED,
+    registry: Annotated[Path, typer.Option(help="Registry CSV")] = SEED_REGISTRY,
     timeout: Annotated[float, typer.Option(help="Seconds to wait for the worker")] = 180.0,
 ) -> None:
     """Start the broker if needed, ingest the seed, run the worker until caught up, deliver the
@@ -80,11 +80,11 @@ def demo(
         f"ingested {registry_report.accepted} companies, {feed_report.accepted} "
         f"records ({len(feed_report.rejected)} rejected)"
     )
-    worker = _start_worker(env, settings.dealwatch_home.resolve() / "worker.log")
+    worker = _start_worker(env, settings.home / "worker.log")
     try:
         seconds = asyncio.run(_caught_up(settings, timeout))
     except TimeoutError as error:
-        console.print(f"[red]error:[/] {error}; see {settings.dealwatch_home / 'worker.log'}")
+        console.print(f"[red]error:[/] {error}; see {settings.home / 'worker.log'}")
         raise typer.Exit(1) from error
     finally:
         _stop(worker)
