@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 from functools import lru_cache
 from pathlib import Path
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def default_home() -> Path:
+    """Per-user state (the local broker, worker files), the same from every directory:
+    `$XDG_STATE_HOME/dealwatch`, else `~/.local/state/dealwatch`."""
+    state = os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state"
+    return Path(state) / "dealwatch"
 
 
 class Settings(BaseSettings):
@@ -24,7 +32,7 @@ class Settings(BaseSettings):
 
     dealwatch_topic_prefix: str = ""
     dealwatch_partitions: int = Field(default=6, ge=1)
-    dealwatch_home: Path = Path(".dealwatch")
+    dealwatch_home: Path = Field(default_factory=default_home)
     dealwatch_kafka_version: str = "4.4.0"
     dealwatch_kafka_port: int = 9092
     dealwatch_today: dt.date | None = None
@@ -37,6 +45,8 @@ class Settings(BaseSettings):
     dealwatch_digest_days: int = Field(default=30, ge=1)
     dealwatch_dispatch_interval: float = Field(default=5.0, gt=0)
 
+    dealwatch_connect_timeout: float = Field(default=300.0, ge=0)
+
     database_url: str = "sqlite:///dealwatch.db"
 
     slack_bot_token: SecretStr | None = None
@@ -44,6 +54,13 @@ class Settings(BaseSettings):
     slack_api_url: str | None = None
     slack_default_channel: str = "#dealwatch"
     dealwatch_rules_file: Path | None = None
+
+    @property
+    def home(self) -> Path:
+        """DEALWATCH_HOME as an absolute path, created on first use."""
+        home = self.dealwatch_home.expanduser().resolve()
+        home.mkdir(parents=True, exist_ok=True)
+        return home
 
     def topic(self, name: str) -> str:
         """The full name of a project topic, with the configured prefix."""

@@ -38,6 +38,7 @@ class BrokerStatus:
     version: str
     data_dir: Path
     log_file: Path
+    elsewhere: str | None = None  # what answers on the port when it is not this home's broker
 
 
 @dataclass(frozen=True)
@@ -161,20 +162,83 @@ def _local_bootstrap(settings: Settings) -> str:
     return f"127.0.0.1:{settings.dealwatch_kafka_port}"
 
 
+def listener(port: int) -> tuple[int, str] | None:
+    """The pid and command line of the process listening on 127.0.0.1:`port` (Linux /proc),
+    or None when nothing listens or it cannot be seen."""
+    inodes = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            rows = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for row in rows:
+            cells = row.split()
+            if int(cells[1].rsplit(":", 1)[1], 16) == port and cells[3] == "0A":  # LISTEN
+                inodes.add(cells[9])
+    if not inodes:
+        return None
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        links = _links(proc / "fd")
+        if any(f"socket:[{inode}]" in links for inode in inodes):
+            try:
+                command = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+            except OSError:
+                command = "?"
+            return int(proc.name), command.strip()
+    return None
+
+
+def _links(fds: Path) -> set[str]:
+    """What a process's descriptors point at (those that vanish meanwhile are skipped)."""
+    links = set()
+    try:
+        entries = list(fds.iterdir())
+    except OSError:
+        return links
+    for fd in entries:
+        try:
+            links.add(os.readlink(fd))
+        except OSError:
+            continue
+    return links
+
+
+def _describe_listener(port: int) -> str:
+    found = listener(port)
+    if found is None:
+        return f"a process this user cannot see listens on 127.0.0.1:{port}"
+    pid, command = found
+    config = next((a for a in command.split() if a.endswith("server.properties")), None)
+    if config and Path(config).parent.name == "kafka":
+        return (
+            f"pid {pid}, a dealwatch broker of DEALWATCH_HOME={Path(config).parent.parent} "
+            "(stop it with that DEALWATCH_HOME)"
+        )
+    return f"pid {pid}: {command[:160]}"
+
+
 def status(settings: Settings) -> BrokerStatus:
-    """Is our broker running, and does it answer?"""
+    """Is our broker running, and does it answer? When not ours, what answers on the port?"""
     paths = _paths(settings)
     pid = _pid(paths)
+    port = settings.dealwatch_kafka_port
     bootstrap = _local_bootstrap(settings)
-    up = pid is not None and _port_open("127.0.0.1", settings.dealwatch_kafka_port)
+    port_open = _port_open("127.0.0.1", port)
+    elsewhere = None
+    if pid is None and port_open:
+        kind = "a Kafka broker" if answering(bootstrap) else "not Kafka"
+        elsewhere = f"{kind}, not this home's: {_describe_listener(port)}"
     return BrokerStatus(
         pid is not None,
-        up and answering(bootstrap),
+        pid is not None and port_open and answering(bootstrap),
         pid,
         bootstrap,
         settings.dealwatch_kafka_version,
         paths.data,
         paths.log,
+        elsewhere,
     )
 
 
@@ -230,12 +294,15 @@ def up(settings: Settings, timeout: float = 120.0) -> BrokerStatus:
     port = settings.dealwatch_kafka_port
     if _pid(paths) is not None:
         return _wait(settings, paths, timeout)
+    if _port_open("127.0.0.1", port) and answering(_local_bootstrap(settings)):
+        return status(settings)  # a broker started elsewhere answers: use it, say whose
     for taken in (port, port + 1):
         if _port_open("127.0.0.1", taken):
             raise KafkaLocalError(
-                f"port {taken} on 127.0.0.1 is taken by another process (not a dealwatch broker "
-                f"of {paths.home}); stop it, or set DEALWATCH_KAFKA_PORT (the controller uses "
-                "the port after it) and KAFKA_BOOTSTRAP_SERVERS"
+                f"port {taken} on 127.0.0.1 is taken by another process ("
+                f"{_describe_listener(taken)}), not a dealwatch broker of {paths.home}; stop it, "
+                "or set DEALWATCH_KAFKA_PORT (the controller uses the port after it) and "
+                "KAFKA_BOOTSTRAP_SERVERS"
             )
     libs = assemble(settings)
     paths.data.mkdir(parents=True, exist_ok=True)

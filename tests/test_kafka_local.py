@@ -33,3 +33,30 @@ def test_status_of_a_home_without_broker(tmp_path: Path) -> None:
     status = kafka_local.status(Settings(dealwatch_home=tmp_path, dealwatch_kafka_port=1))
     assert not status.running and not status.answering and status.pid is None
     assert kafka_local.down(Settings(dealwatch_home=tmp_path)) is False  # idempotent
+
+
+def test_status_names_a_broker_started_from_another_home(broker: Settings, tmp_path: Path) -> None:
+    """The session's broker answers on the port; a home that did not start it says whose it is."""
+    status = kafka_local.status(
+        Settings(dealwatch_home=tmp_path, dealwatch_kafka_port=broker.dealwatch_kafka_port)
+    )
+    assert not status.running
+    assert status.elsewhere is not None and status.elsewhere.startswith("a Kafka broker")
+    assert "pid " in status.elsewhere
+    again = kafka_local.up(
+        Settings(dealwatch_home=tmp_path, dealwatch_kafka_port=broker.dealwatch_kafka_port)
+    )
+    assert again.elsewhere == status.elsewhere  # `up` uses the broker that answers
+    assert not (tmp_path / "kafka" / "broker.pid").exists()
+
+
+def test_status_names_a_process_that_is_not_kafka(tmp_path: Path) -> None:
+    import os
+
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", 0))
+        squatter.listen()
+        port = squatter.getsockname()[1]
+        status = kafka_local.status(Settings(dealwatch_home=tmp_path, dealwatch_kafka_port=port))
+    assert status.elsewhere is not None and status.elsewhere.startswith("not Kafka")
+    assert f"pid {os.getpid()}" in status.elsewhere

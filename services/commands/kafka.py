@@ -25,14 +25,19 @@ def _fail(error: Exception) -> typer.Exit:
 
 def _print(status: kafka_local.BrokerStatus) -> None:
     table = Table(show_header=False, title=f"Apache Kafka {status.version}")
+    foreign = (status.elsewhere or "").startswith("a Kafka broker")
     state = (
         "[green]running, answering"
         if status.answering
+        else "[green]answering (a broker this home did not start)"
+        if foreign
         else "[yellow]running, not answering"
         if status.running
         else "[red]stopped"
     )
     table.add_row("state", state)
+    if status.elsewhere:
+        table.add_row("on the port", f"[yellow]{status.elsewhere}")
     table.add_row("bootstrap", status.bootstrap)
     table.add_row("pid", str(status.pid or "-"))
     table.add_row("data", str(status.data_dir))
@@ -58,7 +63,14 @@ def down() -> None:
         stopped = kafka_local.down(get_settings())
     except OSError as error:
         raise _fail(error) from error
-    console.print("stopped" if stopped else "no local broker was running")
+    if stopped:
+        console.print("stopped")
+        return
+    elsewhere = kafka_local.status(get_settings()).elsewhere
+    console.print(
+        "no broker of this DEALWATCH_HOME was running"
+        + (f"; on its port answers {elsewhere}" if elsewhere else "")
+    )
 
 
 @app.command()
@@ -66,5 +78,5 @@ def status() -> None:
     """What runs where."""
     current = kafka_local.status(get_settings())
     _print(current)
-    if not current.answering:
+    if not current.answering and not (current.elsewhere or "").startswith("a Kafka broker"):
         raise typer.Exit(3)
