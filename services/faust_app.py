@@ -4,10 +4,16 @@
 import logging
 
 from services.config import get_settings
+from services.waiting import Unavailable
 from services.worker import create_app
 from services.worker_setup import prepare_worker
 
-for _note in prepare_worker(get_settings()):
-    logging.getLogger("dealwatch.worker").warning(_note)
+_log = logging.getLogger("dealwatch.worker")
+try:
+    _notes = prepare_worker(get_settings(), _log.warning)
+except Unavailable as _error:
+    raise SystemExit(f"error: {_error}") from None
+for _note in _notes:
+    _log.warning(_note)
 
 app = create_app()

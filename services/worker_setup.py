@@ -3,21 +3,42 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 
 from aiokafka.errors import KafkaError
 
 from services.config import Settings
-from services.db.engine import make_async_engine
+from services.db.engine import make_async_engine, redact
 from services.db.schema import upgrade
 from services.offsets import align_group_offsets
 from services.topics import ensure_topics
+from services.waiting import BROKER_ABSENT, DATABASE_ABSENT, wait_until_ready
 
 
-def prepare_worker(settings: Settings) -> list[str]:
+def wait_for_database(settings: Settings, say: Callable[[str], None]) -> None:
+    """Migrate the schema, waiting for the database to answer (raises `Unavailable`)."""
+    wait_until_ready(
+        f"the database at {redact(settings.database_url)}",
+        lambda: upgrade(settings.database_url),
+        DATABASE_ABSENT,
+        settings.dealwatch_connect_timeout,
+        say,
+    )
+
+
+def prepare_worker(settings: Settings, say: Callable[[str], None]) -> list[str]:
     """Migrate the schema, create missing topics, and start the group from SQL's positions
-    when no other worker of the group runs. Returns what a person should read."""
-    upgrade(settings.database_url)
-    notes = [f"warning: {w}" for w in asyncio.run(ensure_topics(settings))]
+    when no other worker of the group runs, waiting for an absent database or broker.
+    Returns what a person should read; raises `Unavailable` past DEALWATCH_CONNECT_TIMEOUT."""
+    wait_for_database(settings, say)
+    warnings = wait_until_ready(
+        f"Kafka at {settings.kafka_bootstrap_servers}",
+        lambda: asyncio.run(ensure_topics(settings)),
+        BROKER_ABSENT,
+        settings.dealwatch_connect_timeout,
+        say,
+    )
+    notes = [f"warning: {w}" for w in warnings]
 
     async def align() -> dict[str, int]:
         engine = make_async_engine(settings.database_url)

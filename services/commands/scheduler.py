@@ -10,7 +10,8 @@ import typer
 from rich.console import Console
 
 from services.config import get_settings
-from services.db.schema import upgrade
+from services.waiting import Unavailable
+from services.worker_setup import wait_for_database
 
 console = Console(stderr=True)
 
@@ -26,7 +27,11 @@ def scheduler(
 
     logging.basicConfig(level=logging.INFO, format="[%(asctime)s] %(levelname)s %(message)s")
     settings = get_settings()
-    upgrade(settings.database_url)
+    try:
+        wait_for_database(settings, console.print)
+    except Unavailable as error:
+        console.print(f"[red]error:[/] {error}")
+        raise typer.Exit(1) from error
     if once:
         asyncio.run(run_once(settings, digest))
         return

@@ -30,11 +30,17 @@ def worker(
     Start several (same DEALWATCH_TOPIC_PREFIX) to share the partitions in one consumer group.
     """
     from alerts.rules_config import RulesFileError
+    from services.waiting import Unavailable
     from services.worker import create_app
     from services.worker_setup import prepare_worker
 
     settings = get_settings()
-    for note in prepare_worker(settings):
+    try:
+        notes = prepare_worker(settings, console.print)
+    except Unavailable as error:
+        console.print(f"[red]error:[/] {error}")
+        raise typer.Exit(1) from error
+    for note in notes:
         console.print(note)
     try:
         app = create_app(settings)
