@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, model_validator
 
-from events.types import Count, IsoDate, NonEmpty, Percent, Slug, Usd
+from events.types import Count, IsoDate, NonEmpty, Percent, SignedUsd, Slug, Usd
 
 DatePrecision = Literal["day", "month", "year", "approx"]
 ProbeAction = Literal["opened", "expanded", "closed", "cleared", "blocked"]
@@ -74,7 +74,7 @@ class Financials(FeedRecord):
     kind: Literal["financials"]
     revenue_annual_usd: Usd | None = None
     costs_annual_usd: Usd | None = None
-    net_burn_annual_usd: float | None = Field(default=None, allow_inf_nan=False)
+    net_burn_annual_usd: SignedUsd | None = None
     cash_usd: Usd | None = None
 
 

@@ -8,6 +8,8 @@ from typing import Annotated
 
 from pydantic import AfterValidator, BeforeValidator, Field
 
+from events.limits import MAX_DATE, MAX_HEADCOUNT, MAX_USD, MIN_DATE
+
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
 
@@ -18,9 +20,26 @@ def _parse_iso_date(value: object) -> object:
     if not isinstance(value, str) or not _ISO_DATE.match(value):
         raise ValueError(f"expected a date as YYYY-MM-DD, got {value!r}")
     try:
-        return dt.date.fromisoformat(value)
+        day = dt.date.fromisoformat(value)
     except ValueError as exc:
         raise ValueError(f"{value!r} is not a calendar date ({exc})") from None
+    if not MIN_DATE <= day <= MAX_DATE:
+        raise ValueError(f"{value} is outside the plausible dates {MIN_DATE} to {MAX_DATE}")
+    return day
+
+
+def _plausible_usd(value: float) -> float:
+    if abs(value) > MAX_USD:
+        raise ValueError(
+            f"{value:g} is above the plausibility bound of ${MAX_USD:g} ($10 trillion)"
+        )
+    return value
+
+
+def _plausible_headcount(value: int) -> int:
+    if value > MAX_HEADCOUNT:
+        raise ValueError(f"{value} is above the plausibility bound of {MAX_HEADCOUNT:,} people")
+    return value
 
 
 def _check_slug(value: str) -> str:
@@ -33,7 +52,8 @@ def _check_slug(value: str) -> str:
 
 IsoDate = Annotated[dt.date, BeforeValidator(_parse_iso_date)]
 Slug = Annotated[str, AfterValidator(_check_slug)]
-Usd = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+Usd = Annotated[float, Field(ge=0, allow_inf_nan=False), AfterValidator(_plausible_usd)]
+SignedUsd = Annotated[float, Field(allow_inf_nan=False), AfterValidator(_plausible_usd)]
 Percent = Annotated[float, Field(ge=0, le=100, allow_inf_nan=False)]
-Count = Annotated[int, Field(ge=0)]
+Count = Annotated[int, Field(ge=0), AfterValidator(_plausible_headcount)]
 NonEmpty = Annotated[str, Field(min_length=1)]

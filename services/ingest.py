@@ -1,4 +1,9 @@
-"""`dealwatch ingest`: feed files and the company registry into the log, line by line."""
+"""`dealwatch ingest`: feed files and the company registry into the log, line by line.
+
+Every line is accepted or rejected on its own: a bad line (however hostile) never costs the
+lines around it, and a record the broker refuses is rejected with the broker's reason. Only a
+broker that stops answering ends the run, as a Kafka error.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +14,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from aiokafka import AIOKafkaProducer
+from aiokafka.errors import (
+    InvalidMessageError,
+    MessageSizeTooLargeError,
+    RecordTooLargeError,
+    UnsupportedForMessageFormatError,
+)
 
 from events.envelope import DealEvent
 from events.feed import Accepted, Rejected, read_feed, read_registry
@@ -16,10 +27,18 @@ from events.records import Correction
 from events.serialization import canonical_json
 from services.config import Settings
 from services.producer import log_producer
-from services.topics import COMPANIES, DEAL_EVENTS, REJECTED, ensure_topics
+from services.record_digests import RecordDigest, digest_of, load_digests
+from services.topics import COMPANIES, DEAL_EVENTS, DIGESTS, REJECTED, ensure_topics
 
 Advance = Callable[[int], None]
 _IN_FLIGHT = 5_000
+#: Errors about one record, not about the broker: that record is rejected, the run goes on.
+RECORD_REFUSED = (
+    MessageSizeTooLargeError,
+    RecordTooLargeError,
+    InvalidMessageError,
+    UnsupportedForMessageFormatError,
+)
 
 
 @dataclass
@@ -42,42 +61,129 @@ def count_lines(paths: Iterable[Path]) -> int:
     total = 0
     for path in paths:
         with path.open("rb") as handle:
-            total += sum(1 for _ in handle)
+            total += sum(chunk.count(b"\n") for chunk in iter(lambda: handle.read(1 << 20), b""))
     return total
-
-
-class _Sender:
-    """Sends with bounded in-flight futures; every send is awaited before the run ends."""
-
-    def __init__(self, producer: AIOKafkaProducer) -> None:
-        self.producer = producer
-        self.pending: list[asyncio.Future] = []
-
-    async def send(self, topic: str, key: str, value: bytes, headers: list) -> None:
-        self.pending.append(
-            await self.producer.send(topic, value=value, key=key.encode(), headers=headers)
-        )
-        if len(self.pending) >= _IN_FLIGHT:
-            await self.drain()
-
-    async def drain(self) -> None:
-        pending, self.pending = self.pending, []
-        await asyncio.gather(*pending)
 
 
 def _headers(path: Path, line: int) -> list[tuple[str, bytes]]:
     return [("dealwatch-source", f"{path.name}:{line}".encode())]
 
 
-def _rejection(path: Path, item: Rejected) -> bytes:
-    return canonical_json(
-        {
+@dataclass(frozen=True)
+class _InFlight:
+    """An event sent and not yet acknowledged, with what to do once it is."""
+
+    path: Path
+    item: Accepted
+    digest: RecordDigest
+
+
+class _FeedWriter:
+    """Sends events with bounded in-flight futures; records each event's digest once the broker
+    acknowledged it; turns a broker's refusal of one record into a rejection of that line."""
+
+    def __init__(
+        self,
+        producer: AIOKafkaProducer,
+        settings: Settings,
+        report: IngestReport,
+        known: dict[str, RecordDigest],
+    ) -> None:
+        self.producer = producer
+        self.settings = settings
+        self.report = report
+        self.known = known
+        self.pending: list[tuple[asyncio.Future, _InFlight]] = []
+
+    async def event(self, path: Path, item: Accepted) -> None:
+        """Check one accepted record against what the log holds, then send it."""
+        record = item.record
+        event = DealEvent.of(record)
+        value = event.to_bytes()
+        digest = digest_of(value)
+        first = self.known.get(record.id)
+        if first is not None:
+            if first.sha256 == digest:
+                self.report.duplicates += 1
+                return
+            await self.reject(path, _conflict(item, first))
+            return
+        key = event.key
+        if isinstance(record, Correction) and record.company is None:
+            target = self.known.get(record.corrects)
+            key = target.company if target and target.company else key
+        in_flight = _InFlight(path, item, RecordDigest(digest, f"{path}:{item.line}", key))
+        self.known[record.id] = in_flight.digest
+        self.report.accepted += 1
+        try:
+            future = await self.producer.send(
+                self.settings.topic(DEAL_EVENTS),
+                value=value,
+                key=key.encode(),
+                headers=_headers(path, item.line),
+            )
+        except RECORD_REFUSED as error:
+            await self._refused(in_flight, error)
+            return
+        self.pending.append((future, in_flight))
+        if len(self.pending) >= _IN_FLIGHT:
+            await self.drain()
+
+    async def reject(self, path: Path, item: Rejected) -> None:
+        self.report.rejected.append((str(path), item))
+        rejection = {
             "file": str(path),
             "line": item.line,
             "record_id": item.record_id,
             "reason": item.reason,
             "raw": item.raw,
         }
+        await self.producer.send(
+            self.settings.topic(REJECTED),
+            value=canonical_json(rejection),
+            key=path.name.encode(),
+            headers=_headers(path, item.line),
+        )
+
+    async def drain(self) -> None:
+        """Wait for every event sent; then record the digests of those the broker took."""
+        pending, self.pending = self.pending, []
+        outcomes = await asyncio.gather(*(f for f, _ in pending), return_exceptions=True)
+        digests = []
+        for (_, in_flight), outcome in zip(pending, outcomes, strict=True):
+            if isinstance(outcome, RECORD_REFUSED):
+                await self._refused(in_flight, outcome)
+            elif isinstance(outcome, BaseException):
+                raise outcome  # the broker, not the record: stop, as a Kafka error
+            else:
+                record_id = in_flight.item.record.id
+                digests.append(
+                    await self.producer.send(
+                        self.settings.topic(DIGESTS),
+                        value=in_flight.digest.to_bytes(),
+                        key=record_id.encode(),
+                    )
+                )
+        await asyncio.gather(*digests)
+
+    async def _refused(self, in_flight: _InFlight, error: Exception) -> None:
+        item = in_flight.item
+        self.report.accepted -= 1
+        self.known.pop(item.record.id, None)
+        reason = f"the broker refused the record: {error.__class__.__name__}: {error}"
+        await self.reject(in_flight.path, Rejected(item.line, item.record.id, reason, item.raw))
+
+
+def _conflict(item: Accepted, first: RecordDigest) -> Rejected:
+    record_id = item.record.id
+    return Rejected(
+        item.line,
+        record_id,
+        f"id {record_id!r} is already in the log (from {first.source}) with other content; "
+        f"a record never changes: send a correction "
+        f'({{"kind": "correction", "corrects": "{record_id}", "reported": ..., '
+        f'"fields": {{...}}}}) or use a new id',
+        item.raw,
     )
 
 
@@ -88,56 +194,20 @@ async def ingest_feed(
     report = IngestReport()
     report.warnings = await ensure_topics(settings)
     started = time.perf_counter()
-    seen: dict[str, tuple[bytes, str]] = {}
-    companies: dict[str, str] = {}
+    known = await load_digests(settings)
     async with log_producer(settings) as producer:
-        sender = _Sender(producer)
+        writer = _FeedWriter(producer, settings, report, known)
         for path in paths:
             for item in read_feed(path):
                 if isinstance(item, Accepted):
-                    item = await _send_event(sender, settings, path, item, seen, companies, report)
-                if isinstance(item, Rejected):
-                    report.rejected.append((str(path), item))
-                    await sender.send(
-                        settings.topic(REJECTED),
-                        path.name,
-                        _rejection(path, item),
-                        _headers(path, item.line),
-                    )
+                    await writer.event(path, item)
+                else:
+                    await writer.reject(path, item)
                 if advance:
                     advance(1)
-        await sender.drain()
+        await writer.drain()
     report.seconds = time.perf_counter() - started
     return report
-
-
-async def _send_event(sender, settings, path, item, seen, companies, report) -> Rejected | None:
-    """Send one accepted record; a reused id with other content is rejected, not sent."""
-    record = item.record
-    event = DealEvent.of(record)
-    value = event.to_bytes()
-    where = f"{path.name}:{item.line}"
-    if record.id in seen:
-        first_value, first_where = seen[record.id]
-        if first_value == value:
-            report.duplicates += 1
-            return None
-        return Rejected(
-            item.line,
-            record.id,
-            f"id {record.id!r} was already used at {first_where} with other content; "
-            "send a correction to change a record",
-            item.raw,
-        )
-    seen[record.id] = (value, where)
-    key = event.key
-    if isinstance(record, Correction) and record.company is None:
-        key = companies.get(record.corrects, key)
-    else:
-        companies[record.id] = record.company
-    await sender.send(settings.topic(DEAL_EVENTS), key, value, _headers(path, item.line))
-    report.accepted += 1
-    return None
 
 
 async def ingest_registry(path: Path, settings: Settings) -> IngestReport:
@@ -146,19 +216,21 @@ async def ingest_registry(path: Path, settings: Settings) -> IngestReport:
     report.warnings = await ensure_topics(settings)
     started = time.perf_counter()
     async with log_producer(settings) as producer:
-        sender = _Sender(producer)
+        sends = []
         for item in read_registry(path):
             if isinstance(item, Rejected):
                 report.rejected.append((str(path), item))
                 continue
             company = item.record
-            await sender.send(
-                settings.topic(COMPANIES),
-                company.slug,
-                canonical_json(company.model_dump(mode="json")),
-                _headers(path, item.line),
+            sends.append(
+                await producer.send(
+                    settings.topic(COMPANIES),
+                    value=canonical_json(company.model_dump(mode="json")),
+                    key=company.slug.encode(),
+                    headers=_headers(path, item.line),
+                )
             )
             report.accepted += 1
-        await sender.drain()
+        await asyncio.gather(*sends)
     report.seconds = time.perf_counter() - started
     return report

@@ -25,7 +25,7 @@ class LogSnapshot:
     undecodable: list[str] = field(default_factory=list)
 
 
-async def _read_topic(settings: Settings, topic: str):
+async def read_topic(settings: Settings, topic: str):
     """Yield every message of `topic` from the beginning to its current end."""
     consumer = AIOKafkaConsumer(
         **client_kwargs(settings),
@@ -58,7 +58,7 @@ async def _read_topic(settings: Settings, topic: str):
 async def read_log(settings: Settings) -> LogSnapshot:
     """Every event of `deal-events` with its (partition, offset), and the registry."""
     snapshot = LogSnapshot()
-    async for m in _read_topic(settings, settings.topic(DEAL_EVENTS)):
+    async for m in read_topic(settings, settings.topic(DEAL_EVENTS)):
         snapshot.messages += 1
         try:
             event = DealEvent.from_bytes(m.value)
@@ -66,7 +66,7 @@ async def read_log(settings: Settings) -> LogSnapshot:
             snapshot.undecodable.append(f"{m.topic}[{m.partition}]@{m.offset}: {error}")
             continue
         snapshot.events.append(LoggedEvent(event, (m.partition, m.offset)))
-    async for m in _read_topic(settings, settings.topic(COMPANIES)):
+    async for m in read_topic(settings, settings.topic(COMPANIES)):
         slug = m.key.decode()
         if m.value is None:
             snapshot.registry.pop(slug, None)

@@ -14,6 +14,7 @@ from services.kafka_clients import client_kwargs
 DEAL_EVENTS = "deal-events"
 COMPANIES = "companies"
 REJECTED = "deal-events.rejected"
+DIGESTS = "deal-events.digests"
 
 
 @dataclass(frozen=True)
@@ -24,12 +25,14 @@ class TopicSpec:
 
 
 def topic_specs(settings: Settings) -> list[TopicSpec]:
-    """The log is the system of record: nothing expires; the registry is compacted."""
+    """The log is the system of record: nothing expires; the registry and the record digests
+    (what ingest checks a re-sent id against) are compacted, one value per key."""
     forever = {"retention.ms": "-1", "retention.bytes": "-1"}
     return [
         TopicSpec(settings.topic(DEAL_EVENTS), settings.dealwatch_partitions, forever),
         TopicSpec(settings.topic(COMPANIES), 1, {"cleanup.policy": "compact"}),
         TopicSpec(settings.topic(REJECTED), 1, forever),
+        TopicSpec(settings.topic(DIGESTS), 1, {"cleanup.policy": "compact"}),
     ]
 
 

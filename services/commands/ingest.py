@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from aiokafka.errors import KafkaError
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
@@ -66,11 +67,14 @@ def ingest(
             report = _ingest_with_progress(paths, settings)
             print_report("feed", report)
             rejected += len(report.rejected)
-    except Exception as error:  # the broker is down, a topic cannot be created, ...
+    except KafkaError as error:  # the broker, never a line: lines are rejected one by one
         errors.print(
-            f"[red]error:[/] ingest failed against Kafka at "
-            f"{settings.kafka_bootstrap_servers}: {error!r}"
+            f"[red]error:[/] Kafka at {settings.kafka_bootstrap_servers} failed during ingest: "
+            f"{error.__class__.__name__}: {error}"
         )
+        raise typer.Exit(1) from error
+    except OSError as error:  # the file itself: unreadable, vanished, a directory
+        errors.print(f"[red]error:[/] cannot read {error.filename}: {error.strerror}")
         raise typer.Exit(1) from error
     raise typer.Exit(2 if rejected else 0)
 

@@ -1,0 +1,48 @@
+"""What the log already holds, per record id: the digest of its event, where it came from, and
+its company. Ingest reads it to tell a harmless re-send (same bytes: nothing to do) from a
+conflicting one (same id, other content: rejected, send a correction instead).
+
+It is the compacted topic `deal-events.digests`, keyed by record id, written only after the
+event itself was acknowledged, so it never names an event the log lacks. Chosen over the SQL
+mirror because ingest needs only Kafka: it works before any worker has run, against any broker.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass
+
+from events.serialization import canonical_json
+from services.config import Settings
+from services.log_reader import read_topic
+from services.topics import DIGESTS
+
+
+@dataclass(frozen=True)
+class RecordDigest:
+    """One record id's first accepted content."""
+
+    sha256: str
+    source: str  # FILE:LINE of the line that put it in the log
+    company: str | None
+
+    def to_bytes(self) -> bytes:
+        return canonical_json(asdict(self))
+
+
+def digest_of(event_bytes: bytes) -> str:
+    return hashlib.sha256(event_bytes).hexdigest()
+
+
+async def load_digests(settings: Settings) -> dict[str, RecordDigest]:
+    """Every record id the log holds (the compacted topic, read to its end)."""
+    known: dict[str, RecordDigest] = {}
+    async for message in read_topic(settings, settings.topic(DIGESTS)):
+        if message.key is None or message.value is None:
+            continue
+        try:
+            known[message.key.decode()] = RecordDigest(**json.loads(message.value))
+        except (ValueError, TypeError):
+            continue  # not written by dealwatch: ignore rather than block every ingest
+    return known
