@@ -121,3 +121,18 @@ def test_missing_sqlite_file_is_not_created(tmp_path) -> None:
     with pytest.raises(ReadOnlyQueryError, match="no such database"):
         run_readonly(url, "SELECT 1")
     assert not (tmp_path / "absent.db").exists()
+
+
+ENDLESS = "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x+1 FROM c) SELECT count(*) FROM c"
+
+
+def test_a_query_that_never_ends_is_stopped_at_the_timeout(db: str) -> None:
+    import time
+
+    started = time.monotonic()
+    result = CliRunner().invoke(app, ["sql", ENDLESS, "--timeout", "1.5"])
+    elapsed = time.monotonic() - started
+    assert result.exit_code == 1, result.output
+    assert "stopped after 1.5s" in result.output and "--timeout" in result.output
+    assert elapsed < 30, elapsed
+    assert CliRunner().invoke(app, ["sql", "SELECT 1 AS one", "--timeout", "1.5"]).exit_code == 0

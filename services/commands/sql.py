@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.table import Table
 
 from services.config import get_settings
-from services.db.readonly import QueryResult, ReadOnlyQueryError, run_readonly
+from services.db.readonly import DEFAULT_TIMEOUT, QueryResult, ReadOnlyQueryError, run_readonly
 
 console = Console()
 errors = Console(stderr=True)
@@ -62,11 +62,14 @@ def sql(
     ],
     format: Annotated[Format, typer.Option("--format", "-f")] = Format.table,
     database_url: Annotated[str | None, typer.Option(help="Default: DATABASE_URL")] = None,
+    timeout: Annotated[
+        float, typer.Option(min=0.001, help="Seconds before the query is stopped")
+    ] = DEFAULT_TIMEOUT,
 ) -> None:
     """Query the projections (read-only: writes, DDL, ATTACH and PRAGMA writes are refused)."""
     url = database_url or get_settings().database_url
     try:
-        result = run_readonly(url, statement)
+        result = run_readonly(url, statement, timeout=timeout)
     except ReadOnlyQueryError as error:
         errors.print(f"[red]error:[/] {error}")
         raise typer.Exit(1) from error

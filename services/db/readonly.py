@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,7 +34,17 @@ def _sqlite_authorizer(action: int, arg1, arg2, _db, _trigger) -> int:
     return sqlite3.SQLITE_OK
 
 
-def _sqlite(url: str, statement: str, params: Any) -> QueryResult:
+DEFAULT_TIMEOUT = 30.0
+
+
+def _timed_out(timeout: float) -> ReadOnlyQueryError:
+    return ReadOnlyQueryError(
+        f"query stopped after {timeout:g}s, the time limit (--timeout); "
+        "narrow it (WHERE, LIMIT) or give it more time"
+    )
+
+
+def _sqlite(url: str, statement: str, params: Any, timeout: float) -> QueryResult:
     database = make_url(url).database
     if not database or database == ":memory:":
         raise ReadOnlyQueryError("no SQLite file in DATABASE_URL")
@@ -46,10 +57,14 @@ def _sqlite(url: str, statement: str, params: Any) -> QueryResult:
     try:
         conn.execute("PRAGMA query_only = ON")
         conn.set_authorizer(_sqlite_authorizer)
+        deadline = time.monotonic() + timeout
+        conn.set_progress_handler(lambda: time.monotonic() > deadline, 10_000)
         cursor = conn.execute(statement, params or ())
         columns = [d[0] for d in cursor.description or []]
         return QueryResult(columns, cursor.fetchall())
     except (sqlite3.Warning, sqlite3.DatabaseError) as error:
+        if str(error) == "interrupted" and time.monotonic() > deadline:
+            raise _timed_out(timeout) from error
         raise ReadOnlyQueryError(_explain(str(error))) from error
     finally:
         conn.close()
@@ -66,7 +81,7 @@ def _explain(message: str) -> str:
     return f"query failed: {message}"
 
 
-def _postgres(url: str, statement: str, params: Any) -> QueryResult:
+def _postgres(url: str, statement: str, params: Any, timeout: float) -> QueryResult:
     import psycopg
 
     parsed = make_url(url)
@@ -75,13 +90,15 @@ def _postgres(url: str, statement: str, params: Any) -> QueryResult:
         with psycopg.connect(conninfo, connect_timeout=10) as conn:
             conn.read_only = True
             with conn.cursor() as cursor:
-                cursor.execute("SET statement_timeout = '60s'")
+                cursor.execute(f"SET statement_timeout = {int(timeout * 1000)}")
                 # `prepare=True` sends the statement with the extended protocol: one statement only
                 cursor.execute(statement, params or None, prepare=True)
                 columns = [d.name for d in cursor.description or []]
                 rows = cursor.fetchall() if cursor.description else []
             conn.rollback()
             return QueryResult(columns, rows)
+    except psycopg.errors.QueryCanceled as error:
+        raise _timed_out(timeout) from error
     except psycopg.errors.ReadOnlySqlTransaction as error:
         raise ReadOnlyQueryError(f"refused: queries are read-only ({error})") from error
     except psycopg.Error as error:
@@ -93,8 +110,10 @@ def _postgres(url: str, statement: str, params: Any) -> QueryResult:
         raise ReadOnlyQueryError(f"query failed on {redact(url)}: {text.strip()}") from error
 
 
-def run_readonly(url: str, statement: str, params: Any = None) -> QueryResult:
-    """Run one statement on a read-only connection and return its rows."""
+def run_readonly(
+    url: str, statement: str, params: Any = None, timeout: float = DEFAULT_TIMEOUT
+) -> QueryResult:
+    """Run one statement on a read-only connection, stopped after `timeout` seconds."""
     if backend(url) == "sqlite":
-        return _sqlite(url, statement, params)
-    return _postgres(url, statement, params)
+        return _sqlite(url, statement, params, timeout)
+    return _postgres(url, statement, params, timeout)
