@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,15 +14,6 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from services.config import Settings
-
-SHARED = Path(os.environ.get("DEALWATCH_SHARED", Path(__file__).resolve().parents[2] / "shared"))
-SEED_FEED = SHARED / "data" / "seed-feed.jsonl"
-SEED_REGISTRY = SHARED / "data" / "companies.csv"
-SEED_EXPECTED = SHARED / "data" / "seed-expected.json"
-
-PG_ADMIN_URL = os.environ.get(
-    "DEALWATCH_TEST_PG_URL", "postgresql://dealwatch:dealwatch@127.0.0.1:5432/postgres"
-)
 
 
 def _isolated(settings: Settings, **changes) -> Settings:
@@ -48,32 +41,43 @@ def sqlite_url(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'dealwatch.db'}"
 
 
-def _pg_admin():
-    return create_engine(
-        make_url(PG_ADMIN_URL).set(drivername="postgresql+psycopg"), isolation_level="AUTOCOMMIT"
-    )
+@pytest.fixture(scope="session")
+def pg_admin_url() -> Iterator[str]:
+    """A PostgreSQL server whose URL may create databases: `DEALWATCH_TEST_PG_URL` when set,
+    else a real PostgreSQL 16 started here from the `pgserver` package (no root, no network)."""
+    configured = os.environ.get("DEALWATCH_TEST_PG_URL")
+    if configured:
+        yield configured
+        return
+    import pgserver
+
+    # Its own directory: pytest's basetemp rotation would delete it under a concurrent session.
+    data = Path(tempfile.mkdtemp(prefix="dealwatch-pg-"))
+    server = pgserver.get_server(data, cleanup_mode="stop")
+    try:
+        yield server.get_uri()
+    finally:
+        server.cleanup()
+        shutil.rmtree(data, ignore_errors=True)
 
 
 @pytest.fixture
-def postgres_url() -> Iterator[str]:
-    """A fresh PostgreSQL database, dropped afterwards.
-
-    Without a server the test is skipped with the reason printed, except under
-    `DEALWATCH_REQUIRE_POSTGRES=1` (set by .ci/run), where it fails.
-    """
+def postgres_url(pg_admin_url: str) -> Iterator[str]:
+    """A fresh PostgreSQL database, dropped afterwards. A server that does not answer fails
+    the test: the PostgreSQL half is never skipped."""
     name = f"dw_test_{uuid.uuid4().hex[:12]}"
-    admin = _pg_admin()
+    admin = create_engine(
+        make_url(pg_admin_url).set(drivername="postgresql+psycopg"), isolation_level="AUTOCOMMIT"
+    )
     try:
         with admin.connect() as conn:
             conn.execute(text(f'CREATE DATABASE "{name}"'))
     except Exception as error:
         admin.dispose()
-        reason = f"PostgreSQL not reachable at {make_url(PG_ADMIN_URL).render_as_string()}: {error}"
-        if os.environ.get("DEALWATCH_REQUIRE_POSTGRES") == "1":
-            pytest.fail(reason)
-        pytest.skip(reason)
+        where = make_url(pg_admin_url).render_as_string()
+        pytest.fail(f"PostgreSQL at {where} cannot create a database: {error}")
     try:
-        yield make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+        yield make_url(pg_admin_url).set(database=name).render_as_string(hide_password=False)
     finally:
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
