@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import SEED_EXPECTED
+from services.seed import SEED_EXPECTED
 
 
 def expected() -> dict[str, Any]:

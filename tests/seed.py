@@ -5,7 +5,7 @@ from __future__ import annotations
 from events.envelope import DealEvent
 from events.feed import Accepted, read_feed, read_registry
 from projections.effective import LoggedEvent
-from tests.conftest import SEED_FEED, SEED_REGISTRY
+from services.seed import SEED_FEED, SEED_REGISTRY
 
 
 def seed_events() -> list[LoggedEvent]:

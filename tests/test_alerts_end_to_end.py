@@ -18,7 +18,7 @@ import pytest
 from services.config import Settings
 from services.db.schema import upgrade
 from services.ingest import ingest_feed, ingest_registry
-from tests.conftest import SEED_FEED, SEED_REGISTRY
+from services.seed import SEED_FEED, SEED_REGISTRY
 from tests.expected import expected
 from tests.slack_server import TOKEN, FakeSlack, SlackServerThread
 from tests.workers import Worker, catch_up, run_worker_until_caught_up

@@ -14,8 +14,8 @@ from events.envelope import DealEvent, event_id_for
 from services.cli import app
 from services.config import Settings, get_settings
 from services.ingest import ingest_feed, ingest_registry
+from services.seed import SEED_FEED, SEED_REGISTRY
 from services.topics import COMPANIES, DEAL_EVENTS, REJECTED
-from tests.conftest import SEED_FEED, SEED_REGISTRY
 from tests.kafka_helpers import read_topic
 
 SEED_LINES = [json.loads(line) for line in SEED_FEED.read_text().splitlines() if line.strip()]

@@ -18,7 +18,7 @@ from services.db.engine import make_async_engine, make_sync_engine
 from services.db.schema import upgrade
 from services.ingest import ingest_feed, ingest_registry
 from services.projector import run_projection
-from tests.conftest import SEED_FEED, SEED_REGISTRY
+from services.seed import SEED_FEED, SEED_REGISTRY
 from tests.expected import (
     assert_breakdown,
     assert_row,
