@@ -6,6 +6,7 @@ import typer
 
 from services.commands import (
     alerts,
+    audit,
     demo,
     ingest,
     kafka,
@@ -25,5 +26,6 @@ app = typer.Typer(
 )
 app.add_typer(kafka.app)
 app.add_typer(alerts.app)
+app.add_typer(audit.app)
 for module in (ingest, worker, scheduler, demo, replay, sql, show):
     module.register(app)

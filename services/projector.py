@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import hashlib
-import json
 import time
 import uuid
 from collections.abc import Sequence
@@ -28,16 +27,11 @@ from projections.projection import Projection, project
 from services.db.engine import session_factory
 from services.db.log_mirror import lock_state, upsert
 from services.db.models import (
-    Company,
-    Consolidation,
-    ConsolidationByIncumbent,
-    Deal,
     Event,
-    ProjectionIssue,
     ProjectionState,
     RegistryEntry,
-    Watchlist,
 )
+from services.db.projection_rows import projection_tables
 
 Rows = dict[tuple, dict]
 
@@ -178,99 +172,11 @@ class Projector:
     async def _write_tables(
         self, session: AsyncSession, projection: Projection, registry: dict[str, RegistryEntry]
     ) -> int:
-        window = projection.window_days
-        tables = [
-            (
-                Consolidation,
-                ("as_of", "window_days"),
-                [
-                    {
-                        "as_of": r.as_of,
-                        "window_days": r.window_days,
-                        "idx": r.idx,
-                        "hhi": r.hhi,
-                        "incumbent_capital_usd": r.incumbent_capital_usd,
-                        "total_capital_usd": r.total_capital_usd,
-                        "absorptions": r.absorptions,
-                    }
-                    for r in projection.series
-                ],
-                Consolidation.window_days == window,
-            ),
-            (
-                ConsolidationByIncumbent,
-                ("as_of", "incumbent"),
-                [
-                    {"as_of": r.as_of, "incumbent": name, "capital_usd": capital}
-                    for r in projection.series
-                    for name, capital in r.by_incumbent
-                ],
-                None,
-            ),
-            (
-                Watchlist,
-                ("company",),
-                [
-                    {
-                        "company": s.company,
-                        "status": s.status,
-                        "monthly_burn_usd": s.monthly_burn_usd,
-                        "cash_usd": s.cash_usd,
-                        "runway_months": s.runway_months,
-                        "as_of": s.as_of,
-                    }
-                    for s in projection.watchlist
-                ],
-                None,
-            ),
-            (
-                Company,
-                ("slug",),
-                [
-                    {
-                        "slug": c.slug,
-                        "name": _attr(registry, c.slug, "name"),
-                        "role": _attr(registry, c.slug, "role"),
-                        "country": _attr(registry, c.slug, "country"),
-                        "total_raised_usd": c.total_raised_usd,
-                        "last_valuation_usd": c.last_valuation_usd,
-                        "status": c.status,
-                        "absorbed_by": c.absorbed_by,
-                    }
-                    for c in projection.companies
-                ],
-                None,
-            ),
-            (
-                Deal,
-                ("record_id",),
-                [
-                    {
-                        "record_id": d.record_id,
-                        "kind": d.kind,
-                        "date": d.date,
-                        "company": d.company,
-                        "counterparties": json.dumps(list(d.counterparties)),
-                        "amount_usd": d.amount_usd,
-                        "reverse_acquihire": d.reverse_acquihire,
-                        "source": d.source,
-                    }
-                    for d in projection.deals
-                ],
-                None,
-            ),
-            (
-                ProjectionIssue,
-                ("seq",),
-                [{"seq": i, "message": m} for i, m in enumerate(projection.issues)],
-                None,
-            ),
-        ]
         written = 0
-        for model, keys, rows, scope in tables:
-            name = model.__tablename__
+        for table in projection_tables(projection, registry):
+            name = table.model.__tablename__
             self.written[name], count = await _sync_table(
-                session, model, keys, rows, self.written.get(name), scope
+                session, table.model, table.keys, table.rows, self.written.get(name), table.scope
             )
             written += count
         return written
@@ -308,11 +214,6 @@ async def _locked_state(session: AsyncSession) -> ProjectionState:
     await lock_state(session)
     row = (await session.execute(select(ProjectionState).where(ProjectionState.id == 1))).one()
     return row[0]
-
-
-def _attr(registry: dict[str, RegistryEntry], slug: str, name: str) -> str | None:
-    entry = registry.get(slug)
-    return getattr(entry, name) if entry else None
 
 
 async def run_projection(

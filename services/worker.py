@@ -22,7 +22,7 @@ from events.envelope import DealEvent
 from services.catchup import LogEnds, lag
 from services.config import Settings, get_settings
 from services.db.engine import make_async_engine, session_factory
-from services.db.log_mirror import Consumed, write_events, write_registry
+from services.db.log_mirror import Consumed, Message, write_events, write_registry
 from services.projector import Projector
 from services.topics import COMPANIES, DEAL_EVENTS
 
@@ -115,14 +115,18 @@ class Projections:
                     m.offset,
                     error,
                 )
+        messages = [
+            Message(e.message.topic, e.message.partition, e.message.offset, e.message.value)
+            for e in events
+        ]
         async with session_factory(self.engine)() as session, session.begin():
-            await write_events(session, rows, consumed_positions(events))
+            await write_events(session, rows, consumed_positions(events), messages)
 
     async def mirror_registry(self, events: Sequence[faust.types.EventT]) -> None:
         latest: dict[str, dict | None] = {}
         for e in events:
             slug = e.message.key.decode()
-            latest[slug] = None if e.message.value is None else _registry_row(e.message.value)
+            latest[slug] = None if e.message.value is None else registry_row(e.message.value)
         entries = [row for row in latest.values() if row is not None]
         removed = [slug for slug, row in latest.items() if row is None]
         async with session_factory(self.engine)() as session, session.begin():
@@ -158,7 +162,7 @@ class Projections:
             )
 
 
-def _registry_row(value: bytes) -> dict:
+def registry_row(value: bytes) -> dict:
     import json
 
     from events.registry import Company

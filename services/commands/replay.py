@@ -33,17 +33,30 @@ def replay(
     ] = None,
     output: Annotated[Path | None, typer.Option(help="Write the canonical JSON here")] = None,
     verify: Annotated[
-        bool, typer.Option(help="Compare with the SQL projection; exit 3 when they differ")
+        bool,
+        typer.Option(
+            help="Compare every table users query with the replay; exit 3 on a difference"
+        ),
     ] = False,
+    db: Annotated[
+        str | None,
+        typer.Option(help="Rebuild every projection table into this (fresh) database URL"),
+    ] = None,
 ) -> None:
     """Replay the log from the beginning and print (or save) the projection it implies."""
     from alerts.rules_config import load_rules
     from services.projector import digest_of
 
     settings = get_settings()
-    day = as_of.date() if as_of else settings.today()
     known = known_at.date() if known_at else None
+    day = as_of.date() if as_of else None
+    if day is None and verify:
+        day = _live_evaluation_day(settings)  # verify what users read: the live tables' day
+    day = day or settings.today()
     rules = load_rules(settings.dealwatch_rules_file, settings.slack_default_channel)
+    if db is not None:
+        _rebuild_into(settings, db, rules, day, known)
+        return
     snapshot = asyncio.run(read_log(settings))
     roles = {slug: c.role for slug, c in snapshot.registry.items()}
     projection = project(
@@ -76,10 +89,55 @@ def replay(
     for problem in snapshot.undecodable:
         console.print(f"[yellow]undecodable:[/] {problem}")
     if verify:
-        _verify(settings, projection, digest, day, known)
+        log_event_ids = {e.event.event_id for e in snapshot.events}
+        _verify(settings, projection, digest, day, known, snapshot.registry, log_event_ids)
 
 
-def _verify(settings, projection, digest: str, day: dt.date, known: dt.date | None) -> None:
+def _rebuild_into(settings, url: str, rules, day: dt.date, known: dt.date | None) -> None:
+    """`--db URL`: the worker's own code over the whole log, with a progress bar."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    from services.audit.rebuild import messages_in_log, rebuild
+    from services.db.engine import redact
+
+    total = asyncio.run(messages_in_log(settings))
+    columns = (TextColumn("replaying the log"), BarColumn(), MofNCompleteColumn())
+    with Progress(*columns, console=console, transient=True) as progress:
+        task = progress.add_task("messages", total=total)
+        outcome = asyncio.run(
+            rebuild(settings, url, rules, day, known, lambda n: progress.advance(task, n))
+        )
+    console.print(
+        f"rebuilt {redact(url)} from {total} messages: {outcome.events} events projected as of "
+        f"{day}{f', known at {known}' if known else ''}; {outcome.series_rows} series rows, "
+        f"{outcome.watchlist} on the watchlist, {outcome.alerts_added} alerts recorded "
+        f"(none sent); digest {outcome.digest}"
+    )
+    console.print(f'query it: dealwatch sql --database-url "{redact(url)}" "SELECT ..."')
+
+
+def _live_evaluation_day(settings) -> dt.date | None:
+    async def read() -> dt.date | None:
+        engine = make_async_engine(settings.database_url)
+        try:
+            async with session_factory(engine)() as session:
+                state = await session.get(ProjectionState, 1)
+            return state.evaluation_day if state else None
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(read())
+
+
+def _verify(
+    settings,
+    projection,
+    digest: str,
+    day: dt.date,
+    known: dt.date | None,
+    registry,
+    log_event_ids: set[str],
+) -> None:
     from alerts.rules_config import load_rules
     from services.projector import load_log, load_registry
 
@@ -115,8 +173,48 @@ def _verify(settings, projection, digest: str, day: dt.date, known: dt.date | No
             f"{'[green]matches' if same_digest else '[red]differs'}"
         )
         same_bytes = same_bytes and same_digest
-    if not same_bytes:
+    tables_match = True
+    if known is not None or state is None or state.evaluation_day != day:
+        console.print(
+            "[yellow]tables not compared:[/] they hold the projection as of "
+            f"{state.evaluation_day if state else 'nothing yet'} as known now "
+            "(drop --as-of/--known-at to compare them)"
+        )
+    else:
+        tables_match = _verify_tables(settings, projection, registry, log_event_ids)
+    if not (same_bytes and tables_match):
         raise typer.Exit(3)
+
+
+def _verify_tables(settings, projection, registry, log_event_ids: set[str]) -> bool:
+    """Every table users query against the replay; prints each and the rows that differ."""
+    from services.audit.tables import check_tables
+
+    async def run():
+        engine = make_async_engine(settings.database_url)
+        try:
+            async with session_factory(engine)() as session:
+                return await check_tables(session, projection, registry, log_event_ids)
+        finally:
+            await engine.dispose()
+
+    checks = asyncio.run(run())
+    table = Table("table", "rows in SQL", "rows implied", "sha256 (SQL)", "result")
+    for check in checks:
+        table.add_row(
+            check.name,
+            str(check.live_rows),
+            str(check.replay_rows),
+            check.live_checksum[:16],
+            "[green]match" if check.matches else "[red]differs",
+        )
+    console.print(table)
+    for check in checks:
+        for line in check.differences:
+            console.print(f"[red]{check.name}[/] {line}")
+        for line in check.notes:
+            console.print(f"[yellow]{check.name}[/] {line}")
+    return all(check.matches for check in checks)
 
 
 def register(app: typer.Typer) -> None:

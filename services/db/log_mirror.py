@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import and_, delete, or_, update
+from sqlalchemy import and_, delete, or_, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from events.chain import GENESIS, link
 from services.db.models import Event, ProjectionState, RegistryEntry, StreamPosition
 
 
@@ -19,6 +20,46 @@ class Consumed:
     topic: str
     partition: int
     next_offset: int
+
+
+@dataclass(frozen=True)
+class Message:
+    """One message of a chained topic, as the consumer received it."""
+
+    topic: str
+    partition: int
+    offset: int
+    value: bytes | None
+
+
+async def fold_chains(
+    session: AsyncSession, messages: Sequence[Message]
+) -> dict[tuple[str, int], tuple[int, str | None]]:
+    """Extend each partition's hash chain (events/chain.py) from the head SQL holds, in offset
+    order; messages before the stored position were folded already (a redelivery). A gap, or a
+    partition whose head was never recorded, leaves the head NULL: nothing is claimed for it."""
+    partitions = {(m.topic, m.partition) for m in messages}
+    if not partitions:
+        return {}
+    t = StreamPosition.__table__.c
+    stored = await session.execute(
+        select(t.topic, t.partition, t.next_offset, t.chain_head).where(
+            tuple_(t.topic, t.partition).in_(list(partitions))
+        )
+    )
+    heads: dict[tuple[str, int], tuple[int, str | None]] = {tp: (0, GENESIS) for tp in partitions}
+    heads.update({(topic, part): (nxt, head) for topic, part, nxt, head in stored})
+    for m in sorted(messages, key=lambda m: (m.topic, m.partition, m.offset)):
+        tp = (m.topic, m.partition)
+        next_offset, head = heads[tp]
+        if m.offset < next_offset:
+            continue
+        if head is not None and m.offset == next_offset:
+            head = link(head, m.offset, m.value)
+        else:
+            head = None
+        heads[tp] = (m.offset + 1, head)
+    return heads
 
 
 def dialect_insert(session: AsyncSession, table):
@@ -42,9 +83,14 @@ async def upsert(session: AsyncSession, table, rows: Sequence[dict], keys: list[
 
 
 async def write_events(
-    session: AsyncSession, rows: Sequence[dict], consumed: Sequence[Consumed]
+    session: AsyncSession,
+    rows: Sequence[dict],
+    consumed: Sequence[Consumed],
+    messages: Sequence[Message] = (),
 ) -> None:
-    """Upsert events by id (the earliest log position wins) and the positions they came from."""
+    """Upsert events by id (the earliest log position wins) and the positions they came from,
+    with each partition's chain head over `messages` (every message of the batch)."""
+    heads = await fold_chains(session, messages)
     if rows:
         stmt = dialect_insert(session, Event)
         t, new = Event.__table__.c, stmt.excluded
@@ -59,7 +105,7 @@ async def write_events(
             ),
             list(rows),
         )
-    await _advance(session, consumed)
+    await _advance(session, consumed, heads)
     await bump_log_version(session)
 
 
@@ -86,19 +132,29 @@ async def write_registry(
     await bump_log_version(session)
 
 
-async def _advance(session: AsyncSession, consumed: Sequence[Consumed]) -> None:
+async def _advance(
+    session: AsyncSession,
+    consumed: Sequence[Consumed],
+    heads: dict[tuple[str, int], tuple[int, str | None]] | None = None,
+) -> None:
     if not consumed:
         return
+    heads = heads or {}
     stmt = dialect_insert(session, StreamPosition)
     new = stmt.excluded
     await session.execute(
         stmt.on_conflict_do_update(
             index_elements=["topic", "partition"],
-            set_={"next_offset": new.next_offset},
+            set_={"next_offset": new.next_offset, "chain_head": new.chain_head},
             where=new.next_offset > StreamPosition.__table__.c.next_offset,
         ),
         [
-            {"topic": c.topic, "partition": c.partition, "next_offset": c.next_offset}
+            {
+                "topic": c.topic,
+                "partition": c.partition,
+                "next_offset": c.next_offset,
+                "chain_head": heads.get((c.topic, c.partition), (0, None))[1],
+            }
             for c in consumed
         ],
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import BigInteger, Column, DateTime, Index, Text
+from sqlalchemy import BigInteger, Column, DateTime, Index, String, Text
 from sqlmodel import Field, SQLModel
 
 
@@ -144,13 +144,16 @@ class Silence(SQLModel, table=True):
 
 
 class StreamPosition(SQLModel, table=True):
-    """The next offset to read per topic partition, written with the rows it covers."""
+    """The next offset to read per topic partition, written with the rows it covers, and
+    (for `deal-events`) the hash chain head over every message before it (events/chain.py);
+    NULL when the worker did not see the partition from its first offset."""
 
     __tablename__ = "stream_positions"
 
     topic: str = Field(primary_key=True)
     partition: int = Field(primary_key=True)
     next_offset: int = Field(sa_column=Column(BigInteger, nullable=False))
+    chain_head: str | None = Field(default=None, sa_column=Column(String(64), nullable=True))
 
 
 class ProjectionState(SQLModel, table=True):

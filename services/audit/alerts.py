@@ -1,0 +1,72 @@
+"""`dealwatch audit alerts`: every alert the log implies, without sending anything, against the
+outbox: implied but never recorded, recorded but no longer implied (a later correction: the
+outbox is history), and one alert delivered under more than one key."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from alerts.outbox import CANCELLED, DELIVERED
+from projections.projection import Projection
+from projections.rules import AlertCandidate
+from services.db.models import Alert
+
+
+@dataclass
+class AlertAudit:
+    """The implied alerts with their outbox state, and what does not add up."""
+
+    implied: list[tuple[AlertCandidate, str | None]] = field(default_factory=list)
+    never_recorded: list[str] = field(default_factory=list)
+    no_longer_implied: list[str] = field(default_factory=list)
+    delivered_twice: list[str] = field(default_factory=list)
+
+    @property
+    def consistent(self) -> bool:
+        """Nothing implied is missing and nothing went out twice (history is not a fault)."""
+        return not (self.never_recorded or self.delivered_twice)
+
+
+async def audit_alerts(
+    session: AsyncSession, projection: Projection, since: dt.date | None = None
+) -> AlertAudit:
+    rows = (
+        await session.execute(
+            select(Alert.alert_key, Alert.rule, Alert.subject, Alert.as_of, Alert.delivery_state)
+        )
+    ).all()
+    if since is not None:
+        rows = [r for r in rows if r.as_of >= since]
+    state = {r.alert_key: r.delivery_state for r in rows}
+    audit = AlertAudit()
+    implied = [a for a in projection.alerts if since is None or a.as_of >= since]
+    implied_keys = {a.alert_key for a in implied}
+    for alert in implied:
+        audit.implied.append((alert, state.get(alert.alert_key)))
+        if state.get(alert.alert_key) in (None, CANCELLED):
+            audit.never_recorded.append(alert.alert_key)
+    audit.no_longer_implied = sorted(
+        f"{r.alert_key} ({r.delivery_state})"
+        for r in rows
+        if r.alert_key not in implied_keys and r.delivery_state != CANCELLED
+    )
+    sent: dict[tuple, list[str]] = defaultdict(list)
+    for r in rows:
+        if r.delivery_state == DELIVERED:
+            sent[(r.rule, r.subject, r.as_of)].append(r.alert_key)
+    audit.delivered_twice = sorted(
+        f"{rule} {subject} {as_of}: {', '.join(keys)}"
+        for (rule, subject, as_of), keys in sent.items()
+        if len(keys) > 1
+    )
+    return audit
+
+
+def lineage_text(alert: AlertCandidate) -> str:
+    return json.dumps(list(alert.lineage))

@@ -1,0 +1,91 @@
+"""`dealwatch replay --db URL`: the projections rebuilt from the log into a fresh database with
+the live worker's own code (the mirror writes, the hash chains, the projector), read by a
+consumer of its own: no consumer group, no commits, no effect on the live workers."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+
+from alerts.rules_config import RulesConfig
+from services.catchup import end_offsets
+from services.config import Settings
+from services.db.engine import make_async_engine, session_factory
+from services.db.log_mirror import Consumed, Message, write_events, write_registry
+from services.db.schema import upgrade
+from services.log_reader import read_topic
+from services.projector import ProjectionOutcome, Projector
+from services.topics import COMPANIES, DEAL_EVENTS
+from services.worker import event_row, registry_row
+
+BATCH = 2_000
+
+
+async def messages_in_log(settings: Settings) -> int:
+    """Messages to read, for the progress bar."""
+    return sum((await end_offsets(settings)).values())
+
+
+async def rebuild(
+    settings: Settings,
+    url: str,
+    rules: RulesConfig,
+    evaluation_day: dt.date,
+    known_at: dt.date | None = None,
+    advance: Callable[[int], None] = lambda _: None,
+) -> ProjectionOutcome:
+    """Mirror the whole log into the database at `url` (only what was known at `known_at`,
+    when given) and project it as of `evaluation_day`, alerts included."""
+    upgrade(url)
+    engine = make_async_engine(url)
+    try:
+        await _mirror_registry(settings, engine, advance)
+        await _mirror_events(settings, engine, known_at, advance)
+        return await Projector(engine, rules).run(
+            evaluation_day, settings.dealwatch_window_days, record_alerts=True, force=True
+        )
+    finally:
+        await engine.dispose()
+
+
+async def _mirror_events(settings, engine, known_at, advance) -> None:
+    rows: list[dict] = []
+    messages: list[Message] = []
+
+    async def flush() -> None:
+        ends: dict[tuple[str, int], int] = {}
+        for m in messages:
+            ends[(m.topic, m.partition)] = max(ends.get((m.topic, m.partition), 0), m.offset + 1)
+        consumed = [Consumed(t, p, n) for (t, p), n in sorted(ends.items())]
+        async with session_factory(engine)() as session, session.begin():
+            await write_events(session, rows, consumed, messages)
+        advance(len(messages))
+        rows.clear()
+        messages.clear()
+
+    async for m in read_topic(settings, settings.topic(DEAL_EVENTS)):
+        messages.append(Message(m.topic, m.partition, m.offset, m.value))
+        try:
+            row = event_row(m.topic, m.partition, m.offset, m.value)
+        except ValueError:
+            row = None  # undecodable: chained and counted, not mirrored (as the worker does)
+        if row is not None and (known_at is None or row["reported"] <= known_at):
+            rows.append(row)
+        if len(messages) >= BATCH:
+            await flush()
+    if messages:
+        await flush()
+
+
+async def _mirror_registry(settings, engine, advance) -> None:
+    latest: dict[str, dict | None] = {}
+    ends: dict[tuple[str, int], int] = {}
+    async for m in read_topic(settings, settings.topic(COMPANIES)):
+        latest[m.key.decode()] = None if m.value is None else registry_row(m.value)
+        ends[(m.topic, m.partition)] = m.offset + 1
+    entries = [row for row in latest.values() if row is not None]
+    removed = [slug for slug, row in latest.items() if row is None]
+    consumed = [Consumed(t, p, n) for (t, p), n in sorted(ends.items())]
+    async with session_factory(engine)() as session, session.begin():
+        await write_registry(session, entries, removed, consumed)
+    advance(sum(ends.values()))

@@ -1,0 +1,148 @@
+"""`dealwatch audit verify|report|alerts|export`: proofs for an auditor (docs/audit.md)."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from services.config import get_settings
+from services.db.engine import make_async_engine, session_factory
+from services.db.models import ProjectionState
+
+app = typer.Typer(
+    name="audit",
+    help="Prove that the tables, the alerts and the log are what the log implies.",
+    no_args_is_help=True,
+)
+console = Console()
+errors = Console(stderr=True)
+Day = Annotated[dt.datetime | None, typer.Option(formats=["%Y-%m-%d"])]
+
+
+async def _with_session(work):
+    engine = make_async_engine(get_settings().database_url)
+    try:
+        async with session_factory(engine)() as session:
+            return await work(session)
+    finally:
+        await engine.dispose()
+
+
+@app.command()
+def verify() -> None:
+    """Every table users query against a replay of the log (same as `replay --verify`)."""
+    from services.commands.replay import replay
+
+    replay(as_of=None, known_at=None, output=None, verify=True, db=None)
+
+
+@app.command()
+def report() -> None:
+    """Per partition: offsets, counts by kind, chain head, and whether it is what the worker
+    recorded and ingest wrote. Exit 3 naming each partition and offset that is not."""
+    from services.audit.chain import chain_report
+
+    settings = get_settings()
+    reports = asyncio.run(_with_session(lambda s: chain_report(settings, s)))
+    table = Table(
+        "partition",
+        "offsets",
+        "by kind",
+        "chain head",
+        "recorded at",
+        "result",
+        title=f"audit of {settings.topic('deal-events')}",
+    )
+    for r in reports:
+        offsets = "-" if r.first_offset is None else f"{r.first_offset}..{r.last_offset}"
+        kinds = ", ".join(f"{k} {n}" for k, n in sorted(r.kinds.items())) or "-"
+        recorded = "-" if r.recorded_next_offset is None else str(r.recorded_next_offset - 1)
+        style = "green" if r.verdict == "ok" else "red" if r.problems else "yellow"
+        table.add_row(
+            str(r.partition), offsets, kinds, r.head[:16], recorded, f"[{style}]{r.verdict}"
+        )
+    console.print(table)
+    problems = [p for r in reports for p in r.problems]
+    for problem in problems:
+        console.print(f"[red]tampered:[/] {problem}")
+    if problems:
+        raise typer.Exit(3)
+
+
+def _projection_as_of_live_day(since: dt.date | None):
+    from alerts.rules_config import load_rules
+    from projections.projection import project
+    from services.log_reader import read_log
+
+    settings = get_settings()
+
+    async def day(session) -> dt.date | None:
+        state = await session.get(ProjectionState, 1)
+        return state.evaluation_day if state else None
+
+    evaluation_day = asyncio.run(_with_session(day)) or settings.today()
+    snapshot = asyncio.run(read_log(settings))
+    roles = {slug: c.role for slug, c in snapshot.registry.items()}
+    rules = load_rules(settings.dealwatch_rules_file, settings.slack_default_channel)
+    return project(
+        snapshot.events, roles, evaluation_day, settings.dealwatch_window_days, rules.thresholds
+    )
+
+
+@app.command("alerts")
+def alerts_audit(since: Day = None) -> None:
+    """Every alert the log implies (nothing is sent), diffed against the outbox. Exit 3 when
+    an implied alert was never recorded or one went out twice."""
+    from services.audit.alerts import audit_alerts
+
+    projection = _projection_as_of_live_day(None)
+    day = since.date() if since else None
+    result = asyncio.run(_with_session(lambda s: audit_alerts(s, projection, day)))
+    table = Table("as of", "rule", "subject", "lineage", "outbox", title="alerts the log implies")
+    for alert, state in result.implied:
+        lineage = ", ".join(e[:8] for e in alert.lineage)
+        table.add_row(
+            alert.as_of.isoformat(), alert.rule, alert.subject, lineage, state or "[red]missing"
+        )
+    console.print(table)
+    console.print(f"{len(result.implied)} alerts implied as of {projection.evaluation_day}")
+    for key in result.never_recorded:
+        console.print(f"[red]implied, never recorded:[/] {key}")
+    for key in result.no_longer_implied:
+        console.print(f"[yellow]recorded, no longer implied (a later correction):[/] {key}")
+    for line in result.delivered_twice:
+        console.print(f"[red]delivered twice:[/] {line}")
+    if not result.consistent:
+        raise typer.Exit(3)
+
+
+@app.command()
+def export(
+    output: Annotated[Path, typer.Option(help="Directory for the files and manifest.json")],
+    known_at: Day = None,
+    format: Annotated[str, typer.Option("--format", help="jsonl, csv or parquet")] = "jsonl",
+) -> None:
+    """The effective log as known at a day, each record with its event id, partition, offset
+    and chain position, plus a manifest with the chain heads."""
+    from services.audit.export import ExportError, export_log
+
+    day = known_at.date() if known_at else None
+    try:
+        result = asyncio.run(export_log(get_settings(), day, format, output))
+    except ExportError as error:
+        errors.print(f"[red]error:[/] {escape(str(error))}")
+        raise typer.Exit(1) from error
+    for path in result.files:
+        console.print(f"wrote {path} ({result.records} records)")
+    console.print(f"wrote {result.manifest}")
+
+
+def register(root: typer.Typer) -> None:
+    root.add_typer(app)

@@ -1,0 +1,269 @@
+"""Audits catch a tampered table or log (issue 11), on the real broker, SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import datetime as dt
+import json
+from pathlib import Path
+
+import pytest
+from aiokafka import AIOKafkaProducer
+from sqlalchemy import text
+from typer.testing import CliRunner
+
+from events.envelope import DealEvent
+from events.records import parse_record
+from services.cli import app
+from services.config import Settings, get_settings
+from services.db.engine import make_sync_engine
+from services.db.schema import upgrade
+from services.ingest import ingest_feed, ingest_registry
+from services.kafka_clients import client_kwargs
+from services.seed import SEED_FEED, SEED_REGISTRY
+from services.topics import DEAL_EVENTS
+from tests.scenarios import EXTRA_RECORDS
+from tests.workers import dump_tables, run_worker_until_caught_up
+
+DAY = dt.date(2024, 12, 31)
+PROJECTION_TABLES = (
+    "consolidation",
+    "consolidation_by_incumbent",
+    "watchlist",
+    "companies",
+    "deals",
+    "alerts",
+)
+
+
+@pytest.fixture
+def live(kafka: Settings, database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """The seed (and the extra records: a correction, a retraction) projected by a real worker,
+    and the CLI pointed at that world."""
+    settings = kafka.model_copy(update={"database_url": database_url, "dealwatch_today": DAY})
+    upgrade(database_url)
+    extra = tmp_path / "extra.jsonl"
+    extra.write_text("".join(json.dumps(r) + "\n" for r in EXTRA_RECORDS))
+    asyncio.run(ingest_registry(SEED_REGISTRY, settings))
+    asyncio.run(ingest_feed([SEED_FEED, extra], settings))
+    run_worker_until_caught_up(settings, tmp_path / "worker.log")
+    for name, value in {
+        "DEALWATCH_TOPIC_PREFIX": settings.dealwatch_topic_prefix,
+        "DATABASE_URL": database_url,
+        "DEALWATCH_TODAY": DAY.isoformat(),
+        "COLUMNS": "400",
+    }.items():
+        monkeypatch.setenv(name, value)
+    get_settings.cache_clear()
+    yield settings
+    get_settings.cache_clear()
+
+
+def _cli(*args: str):
+    return CliRunner().invoke(app, list(args))
+
+
+def _execute(url: str, *statements: str) -> None:
+    engine = make_sync_engine(url)
+    with engine.begin() as conn:
+        for statement in statements:
+            conn.execute(text(statement))
+    engine.dispose()
+
+
+def test_replay_into_a_fresh_database_equals_the_live_tables(
+    live: Settings, tmp_path: Path, postgres_url: str
+) -> None:
+    for target in (f"sqlite:///{tmp_path / 'rebuilt.db'}", postgres_url):
+        result = _cli("replay", "--db", target, "--as-of", DAY.isoformat())
+        assert result.exit_code == 0, result.output
+        assert "rebuilt" in result.output and "(none sent)" in result.output
+        rebuilt, original = dump_tables(target), dump_tables(live.database_url)
+        for table in PROJECTION_TABLES:
+            assert rebuilt[table] == original[table], table
+        asked = "SELECT as_of, idx, hhi FROM consolidation ORDER BY as_of"
+        query = _cli("sql", asked, "--database-url", target, "--format", "csv")
+        assert query.exit_code == 0, query.output
+        assert query.output == _cli("sql", asked, "--format", "csv").output
+
+
+def test_verify_names_every_edited_table_and_row(live: Settings) -> None:
+    clean = _cli("replay", "--verify")
+    assert clean.exit_code == 0, clean.output
+    assert clean.output.count("match") >= 7 and "differs" not in clean.output
+    _execute(
+        live.database_url,
+        "UPDATE consolidation SET idx = 99.9 WHERE as_of = '2024-12-31'",
+        "UPDATE consolidation_by_incumbent SET capital_usd = 1 WHERE incumbent = 'amazon' "
+        "AND as_of = '2024-12-31'",
+        "UPDATE watchlist SET status = 'ok' WHERE company = 'adept'",
+        "UPDATE companies SET total_raised_usd = 7 WHERE slug = 'openai'",
+        "DELETE FROM deals WHERE record_id = (SELECT min(record_id) FROM deals)",
+    )
+    tampered = _cli("audit", "verify")
+    assert tampered.exit_code == 3, tampered.output
+    out = tampered.output
+    assert "consolidation as_of=2024-12-31, window_days=365: idx is 99.9" in out
+    assert "consolidation_by_incumbent as_of=2024-12-31, incumbent=amazon: capital_usd" in out
+    assert "watchlist company=adept: status is 'ok', the log implies 'absorbed'" in out
+    assert "companies slug=openai: total_raised_usd is 7" in out
+    assert "implied by the log, missing from the table" in out
+    lines = out.splitlines()
+    for table in ("consolidation", "consolidation_by_incumbent", "watchlist", "companies"):
+        assert any(line.startswith(f"│ {table} ") and "differs" in line for line in lines)
+
+
+def test_a_forged_event_is_named_by_partition_and_offset(live: Settings) -> None:
+    clean = _cli("audit", "report")
+    assert clean.exit_code == 0, clean.output
+    assert "TAMPERED" not in clean.output
+
+    async def forge() -> tuple[int, int]:
+        forged = DealEvent.of(
+            parse_record(
+                {
+                    "id": "forged-1",
+                    "kind": "funding",
+                    "date": "2024-12-01",
+                    "company": "openai",
+                    "amount_usd": 9e12,
+                    "investors": ["microsoft"],
+                }
+            )
+        )
+        producer = AIOKafkaProducer(**client_kwargs(live))
+        await producer.start()
+        try:
+            sent = await producer.send_and_wait(
+                live.topic(DEAL_EVENTS), forged.to_bytes(), key=b"openai"
+            )
+            return sent.partition, sent.offset
+        finally:
+            await producer.stop()
+
+    partition, offset = asyncio.run(forge())
+    report = _cli("audit", "report")
+    assert report.exit_code == 3, report.output
+    assert f"partition {partition}, offset {offset}: record 'forged-1' was not written" in (
+        report.output
+    )
+    assert report.output.count("tampered:") == 1  # nothing else is blamed
+
+
+def test_alert_audit_lists_what_the_live_system_recorded(live: Settings) -> None:
+    recorded = dump_tables(live.database_url)["alerts"]
+    result = _cli("audit", "alerts")
+    assert result.exit_code == 0, result.output
+    assert f"{len(recorded)} alerts implied as of 2024-12-31" in result.output
+    assert "never recorded" not in result.output and "delivered twice" not in result.output
+    _execute(live.database_url, "DELETE FROM alerts WHERE rule = 'mega_round'")
+    missing = _cli("audit", "alerts")
+    assert missing.exit_code == 3
+    assert "implied, never recorded: mega_round:openai:" in missing.output
+
+
+def test_seed_alert_audit_is_exactly_the_23_alerts(
+    kafka: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url = f"sqlite:///{tmp_path / 'seed.db'}"
+    settings = kafka.model_copy(update={"database_url": url, "dealwatch_today": DAY})
+    upgrade(url)
+    asyncio.run(ingest_registry(SEED_REGISTRY, settings))
+    asyncio.run(ingest_feed([SEED_FEED], settings))
+    run_worker_until_caught_up(settings, tmp_path / "worker.log")
+    monkeypatch.setenv("DEALWATCH_TOPIC_PREFIX", settings.dealwatch_topic_prefix)
+    monkeypatch.setenv("DATABASE_URL", url)
+    monkeypatch.setenv("COLUMNS", "400")
+    get_settings.cache_clear()
+    result = _cli("audit", "alerts")
+    get_settings.cache_clear()
+    assert result.exit_code == 0, result.output
+    assert "23 alerts implied as of 2024-12-31" in result.output
+    assert len(dump_tables(url)["alerts"]) == 23
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "csv", "parquet"])
+def test_export_before_and_after_a_correction(live: Settings, tmp_path: Path, fmt: str) -> None:
+    amounts = {}
+    for known_at in ("2024-05-05", "2024-05-10"):
+        out = tmp_path / known_at
+        result = _cli("audit", "export", "--known-at", known_at, "--format", fmt, "--output",
+                      str(out))  # fmt: skip
+        assert result.exit_code == 0, result.output
+        rows = _read_export(out / f"effective-log.{fmt}", fmt)
+        tiny = next(r for r in rows if r["record_id"] == "fund-tiny-2024")
+        amounts[known_at] = json.loads(tiny["record"])["amount_usd"] if isinstance(
+            tiny["record"], str) else tiny["record"]["amount_usd"]  # fmt: skip
+        assert len(json.loads(tiny["lineage"])) == (1 if known_at == "2024-05-05" else 2)
+        manifest = json.loads((out / "manifest.json").read_text())
+        assert manifest["known_at"] == known_at and manifest["records"] == len(rows)
+        heads = {p: v["chain_head"] for p, v in manifest["partitions"].items()}
+        assert str(tiny["partition"]) in heads and len(tiny["chain_head"]) == 64
+    assert amounts == {"2024-05-05": 2_000_000_000, "2024-05-10": 20_000_000}
+
+
+def _read_export(path: Path, fmt: str) -> list[dict]:
+    if fmt == "jsonl":
+        return [json.loads(line) for line in path.read_text().splitlines()]
+    if fmt == "csv":
+        with path.open(newline="") as handle:
+            return list(csv.DictReader(handle))
+    import pyarrow.parquet as pq
+
+    return pq.read_table(path).to_pylist()
+
+
+@pytest.mark.parametrize("change", ["deleted", "altered"])
+def test_a_rebuilt_topic_missing_or_altering_one_event_is_caught(
+    live: Settings, change: str
+) -> None:
+    """The topic deleted and produced again without one event (or with one amount changed), as
+    an attacker with the broker but not the database would: named by partition and offset."""
+    from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+    from tests.kafka_helpers import read_topic
+
+    topic = live.topic(DEAL_EVENTS)
+
+    async def rebuild_without_one() -> tuple[int, int]:
+        messages = await read_topic(live, topic)
+        victim = max(messages, key=lambda m: (m.offset, -m.partition))  # a partition with many
+        victim = next(m for m in messages if m.partition == victim.partition and m.offset == 1)
+        admin = AIOKafkaAdminClient(**client_kwargs(live))
+        await admin.start()
+        try:
+            await admin.delete_topics([topic])
+            for _ in range(100):
+                if topic not in await admin.list_topics():
+                    break
+                await asyncio.sleep(0.2)
+            await asyncio.sleep(1)
+            await admin.create_topics([NewTopic(topic, live.dealwatch_partitions, 1)])
+        finally:
+            await admin.close()
+        producer = AIOKafkaProducer(**client_kwargs(live), enable_idempotence=True)
+        await producer.start()
+        try:
+            for m in messages:
+                value = m.value
+                if m is victim and change == "deleted":
+                    continue
+                if m is victim:
+                    value = m.value.replace(b'"date":"', b'"date":"1', 0) + b" "
+                await producer.send_and_wait(topic, value, key=m.key, partition=m.partition)
+        finally:
+            await producer.stop()
+        return victim.partition, victim.offset
+
+    partition, offset = asyncio.run(rebuild_without_one())
+    report = _cli("audit", "report")
+    assert report.exit_code == 3, report.output
+    out = report.output
+    assert f"partition {partition}, offset {offset}: differs from event" in out
+    if change == "deleted":
+        assert f"partition {partition}, the worker read up to offset" in out
+    else:
+        assert f"partition {partition}, chain head at offset" in out
+    blamed = {line.split(",")[0] for line in out.splitlines() if line.startswith("tampered:")}
+    assert blamed == {f"tampered: partition {partition}"}
