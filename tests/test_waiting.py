@@ -87,6 +87,19 @@ def empty_dir(tmp_path: Path) -> Iterator[Path]:
     yield where
 
 
+def _dealwatch(env: dict[str, str], cwd: Path, *args: str) -> tuple[int, str]:
+    """`dealwatch ARGS` run to its end: exit status and everything it printed."""
+    done = subprocess.run(
+        [sys.executable, "-m", "services", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    return done.returncode, done.stdout + done.stderr
+
+
 def _wait_for_text(log: Path, words: str, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -147,16 +160,8 @@ def test_worker_gives_up_on_an_absent_broker_with_a_clear_error(
         f"127.0.0.1:{port}",
         DEALWATCH_CONNECT_TIMEOUT="3",
     )
-    done = subprocess.run(
-        [sys.executable, "-m", "services", "worker"],
-        cwd=empty_dir,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    output = done.stdout + done.stderr
-    assert done.returncode == 1, output
+    code, output = _dealwatch(env, empty_dir, "worker")
+    assert code == 1, output
     assert f"waiting for Kafka at 127.0.0.1:{port}" in output
     assert f"Kafka at 127.0.0.1:{port} did not answer after" in output
     assert "DEALWATCH_CONNECT_TIMEOUT" in output and "Traceback" not in output
@@ -168,16 +173,8 @@ def test_scheduler_gives_up_on_an_absent_database_with_a_clear_error(
     port = _free_port()
     url = f"postgresql://dealwatch:secret@127.0.0.1:{port}/dealwatch"
     env = _environment(kafka, url, kafka.kafka_bootstrap_servers, DEALWATCH_CONNECT_TIMEOUT="2")
-    done = subprocess.run(
-        [sys.executable, "-m", "services", "scheduler", "--once"],
-        cwd=empty_dir,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    output = done.stdout + done.stderr
-    assert done.returncode == 1, output
+    code, output = _dealwatch(env, empty_dir, "scheduler", "--once")
+    assert code == 1, output
     assert "waiting for the database at postgresql://dealwatch:***@127.0.0.1" in output
     assert "did not answer after" in output
     assert "secret" not in output and "Traceback" not in output
