@@ -6,5 +6,6 @@ COPY events events
 COPY projections projections
 COPY services services
 COPY alerts alerts
+COPY sources sources
 RUN pip install --no-cache-dir .
 ENTRYPOINT ["dealwatch"]

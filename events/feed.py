@@ -20,7 +20,7 @@ from events.limits import MAX_DEPTH, MAX_LINE_BYTES
 from events.records import RECORD_TYPES, FeedRecord, parse_record
 from events.registry import Company
 
-LIST_FIELDS = frozenset({"investors", "parties"})
+LIST_FIELDS = frozenset({"investors", "parties", "aliases"})
 OBJECT_FIELDS = frozenset({"fields"})
 BOOL_FIELDS = frozenset({"exclusive", "founders_joined", "retract"})
 INT_FIELDS = frozenset({"headcount"})
@@ -31,6 +31,7 @@ _TEXT_FIELDS = frozenset(
     for name, info in cls.model_fields.items()
     if "str" in str(info.annotation) and name not in LIST_FIELDS
 )
+_REGISTRY_TEXT = frozenset({"slug", "name", "role", "country", "cik", "date", "reported"})
 _BOM = b"\xef\xbb\xbf"
 _RAW_KEPT = 1_000  # characters of a rejected line kept for the rejected topic
 
@@ -279,7 +280,7 @@ def _cell_value(name: str, text: str) -> Any:
         if text.lower() in _FALSE:
             return False
         raise RecordError(f"{name}: expected true or false, got {text!r}")
-    if name in _TEXT_FIELDS or name in {"slug", "name", "role", "country", "date", "reported"}:
+    if name in _TEXT_FIELDS or name in _REGISTRY_TEXT:
         return text
     if name in INT_FIELDS:
         try:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from events.types import NonEmpty, Slug
 
@@ -20,3 +20,9 @@ class Company(BaseModel):
     name: NonEmpty
     role: Role
     country: str | None = None
+    aliases: list[NonEmpty] = Field(default_factory=list)  # other names sources use
+    cik: str | None = None  # SEC Central Index Key, for Form D filings
+
+    def sql_row(self) -> dict:
+        """The columns of the SQL `registry` table (aliases and identifiers stay in the log)."""
+        return {"slug": self.slug, "name": self.name, "role": self.role, "country": self.country}

@@ -13,6 +13,7 @@ from services.commands import (
     replay,
     scheduler,
     show,
+    sources,
     sql,
     worker,
 )
@@ -27,5 +28,7 @@ app = typer.Typer(
 app.add_typer(kafka.app)
 app.add_typer(alerts.app)
 app.add_typer(audit.app)
+app.add_typer(sources.app)
+app.add_typer(sources.review_app)
 for module in (ingest, worker, scheduler, demo, replay, sql, show):
     module.register(app)

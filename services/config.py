@@ -54,6 +54,7 @@ class Settings(BaseSettings):
     slack_api_url: str | None = None
     slack_default_channel: str = "#dealwatch"
     dealwatch_rules_file: Path | None = None
+    dealwatch_sources_file: Path | None = None
 
     @property
     def home(self) -> Path:

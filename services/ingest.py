@@ -65,15 +65,15 @@ def count_lines(paths: Iterable[Path]) -> int:
     return total
 
 
-def _headers(path: Path, line: int) -> list[tuple[str, bytes]]:
-    return [("dealwatch-source", f"{path.name}:{line}".encode())]
+def _headers(origin: str, line: int) -> list[tuple[str, bytes]]:
+    return [("dealwatch-source", f"{Path(origin).name or origin}:{line}".encode())]
 
 
 @dataclass(frozen=True)
 class _InFlight:
     """An event sent and not yet acknowledged, with what to do once it is."""
 
-    path: Path
+    origin: str
     item: Accepted
     digest: RecordDigest
 
@@ -95,7 +95,7 @@ class _FeedWriter:
         self.known = known
         self.pending: list[tuple[asyncio.Future, _InFlight]] = []
 
-    async def event(self, path: Path, item: Accepted) -> None:
+    async def event(self, origin: str, item: Accepted) -> None:
         """Check one accepted record against what the log holds, then send it."""
         record = item.record
         event = DealEvent.of(record)
@@ -106,13 +106,13 @@ class _FeedWriter:
             if first.sha256 == digest:
                 self.report.duplicates += 1
                 return
-            await self.reject(path, _conflict(item, first))
+            await self.reject(origin, _conflict(item, first))
             return
         key = event.key
         if isinstance(record, Correction) and record.company is None:
             target = self.known.get(record.corrects)
             key = target.company if target and target.company else key
-        in_flight = _InFlight(path, item, RecordDigest(digest, f"{path}:{item.line}", key))
+        in_flight = _InFlight(origin, item, RecordDigest(digest, f"{origin}:{item.line}", key))
         self.known[record.id] = in_flight.digest
         self.report.accepted += 1
         try:
@@ -120,7 +120,7 @@ class _FeedWriter:
                 self.settings.topic(DEAL_EVENTS),
                 value=value,
                 key=key.encode(),
-                headers=_headers(path, item.line),
+                headers=_headers(origin, item.line),
             )
         except RECORD_REFUSED as error:
             await self._refused(in_flight, error)
@@ -129,10 +129,10 @@ class _FeedWriter:
         if len(self.pending) >= _IN_FLIGHT:
             await self.drain()
 
-    async def reject(self, path: Path, item: Rejected) -> None:
-        self.report.rejected.append((str(path), item))
+    async def reject(self, origin: str, item: Rejected) -> None:
+        self.report.rejected.append((origin, item))
         rejection = {
-            "file": str(path),
+            "file": origin,
             "line": item.line,
             "record_id": item.record_id,
             "reason": item.reason,
@@ -141,8 +141,8 @@ class _FeedWriter:
         await self.producer.send(
             self.settings.topic(REJECTED),
             value=canonical_json(rejection),
-            key=path.name.encode(),
-            headers=_headers(path, item.line),
+            key=(Path(origin).name or origin).encode(),
+            headers=_headers(origin, item.line),
         )
 
     async def drain(self) -> None:
@@ -171,7 +171,7 @@ class _FeedWriter:
         self.report.accepted -= 1
         self.known.pop(item.record.id, None)
         reason = f"the broker refused the record: {error.__class__.__name__}: {error}"
-        await self.reject(in_flight.path, Rejected(item.line, item.record.id, reason, item.raw))
+        await self.reject(in_flight.origin, Rejected(item.line, item.record.id, reason, item.raw))
 
 
 def _conflict(item: Accepted, first: RecordDigest) -> Rejected:
@@ -191,20 +191,30 @@ async def ingest_feed(
     paths: list[Path], settings: Settings, advance: Advance | None = None
 ) -> IngestReport:
     """Validate every line; valid ones go to `deal-events`, invalid ones to the rejected topic."""
+    items = ((str(path), item) for path in paths for item in read_feed(path))
+    return await ingest_items(items, settings, advance)
+
+
+async def ingest_items(
+    items: Iterable[tuple[str, Accepted | Rejected]],
+    settings: Settings,
+    advance: Advance | None = None,
+) -> IngestReport:
+    """Validated items from any origin (a file path, a source's item address) into the log,
+    with the same checks and idempotent producer as a feed file."""
     report = IngestReport()
     report.warnings = await ensure_topics(settings)
     started = time.perf_counter()
     known = await load_digests(settings)
     async with log_producer(settings) as producer:
         writer = _FeedWriter(producer, settings, report, known)
-        for path in paths:
-            for item in read_feed(path):
-                if isinstance(item, Accepted):
-                    await writer.event(path, item)
-                else:
-                    await writer.reject(path, item)
-                if advance:
-                    advance(1)
+        for origin, item in items:
+            if isinstance(item, Accepted):
+                await writer.event(origin, item)
+            else:
+                await writer.reject(origin, item)
+            if advance:
+                advance(1)
         await writer.drain()
     report.seconds = time.perf_counter() - started
     return report
@@ -227,7 +237,7 @@ async def ingest_registry(path: Path, settings: Settings) -> IngestReport:
                     settings.topic(COMPANIES),
                     value=canonical_json(company.model_dump(mode="json")),
                     key=company.slug.encode(),
-                    headers=_headers(path, item.line),
+                    headers=_headers(str(path), item.line),
                 )
             )
             report.accepted += 1

@@ -167,8 +167,7 @@ def registry_row(value: bytes) -> dict:
 
     from events.registry import Company
 
-    company = Company.model_validate(json.loads(value))
-    return company.model_dump()
+    return Company.model_validate(json.loads(value)).sql_row()
 
 
 def create_app(settings: Settings | None = None) -> faust.App:

@@ -5,7 +5,8 @@ from __future__ import annotations
 from alembic import context
 from sqlmodel import SQLModel
 
-import services.db.models  # noqa: F401  (registers the tables)
+import services.db.models  # registers the tables (with the line below)
+import services.sources.models  # noqa: F401  (registers the source tables)
 from services.db.engine import make_sync_engine
 
 config = context.config

@@ -1,0 +1,103 @@
+"""The review queue: a person turns a candidate into a feed record (maybe after an edit), or
+drops it with a reason. Accepted records go through `dealwatch ingest`'s checks and producer,
+with the reviewer and the day in their `source`."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from events.errors import RecordError
+from events.feed import Accepted
+from events.records import parse_record
+from events.serialization import canonical_json
+from services.config import Settings
+from services.db.engine import session_factory
+from services.ingest import ingest_items
+from services.sources.models import ReviewItem
+
+
+class ReviewError(Exception):
+    """The decision cannot be taken; the message says why and what to give."""
+
+
+async def list_items(engine: AsyncEngine, state: str | None = "pending") -> list[ReviewItem]:
+    async with session_factory(engine)() as session:
+        query = select(ReviewItem).order_by(ReviewItem.queued_at, ReviewItem.key)
+        if state:
+            query = query.where(ReviewItem.state == state)
+        return list((await session.execute(query)).scalars())
+
+
+async def get_item(engine: AsyncEngine, key: str) -> ReviewItem:
+    async with session_factory(engine)() as session:
+        item = await session.get(ReviewItem, key)
+    if item is None:
+        raise ReviewError(f"no review item {key!r} (see `dealwatch review list`)")
+    return item
+
+
+def record_of(item: ReviewItem, edits: dict[str, Any], reviewer: str, day: dt.date) -> dict:
+    """The draft with the reviewer's edits, a stable id, and the review in its `source`."""
+    record = {**json.loads(item.draft), **edits}
+    record.setdefault("kind", item.kind)
+    record.setdefault("id", f"review-{hashlib.sha256(item.key.encode()).hexdigest()[:16]}")
+    record["source"] = f"{item.origin} (reviewed by {reviewer} on {day.isoformat()})"
+    return record
+
+
+async def accept(
+    settings: Settings, engine: AsyncEngine, key: str, edits: dict[str, Any], reviewer: str
+) -> str:
+    """Emit the item's record; returns its id. Invalid edits are refused with the reason."""
+    item = await get_item(engine, key)
+    if item.state != "pending":
+        raise ReviewError(f"{key} was already {item.state} ({item.decision})")
+    record = record_of(item, edits, reviewer, settings.today())
+    try:
+        parsed = parse_record(record)
+    except RecordError as error:
+        raise ReviewError(
+            f"the record is not valid yet: {error}; give it with --set FIELD=VALUE "
+            f"(draft: {canonical_json(record).decode()})"
+        ) from error
+    report = await ingest_items(
+        [(item.origin, Accepted(1, parsed, canonical_json(record).decode()))], settings
+    )
+    if report.rejected:
+        raise ReviewError(report.rejected[0][1].reason)
+    await _decide(engine, key, "accepted", reviewer, parsed.id)
+    return parsed.id
+
+
+async def reject(engine: AsyncEngine, key: str, why: str, reviewer: str) -> None:
+    item = await get_item(engine, key)
+    if item.state != "pending":
+        raise ReviewError(f"{key} was already {item.state} ({item.decision})")
+    await _decide(engine, key, "rejected", reviewer, why)
+
+
+async def _decide(engine: AsyncEngine, key: str, state: str, reviewer: str, decision: str):
+    async with session_factory(engine)() as session, session.begin():
+        item = await session.get(ReviewItem, key)
+        item.state, item.decided_by, item.decision = state, reviewer, decision
+        item.decided_at = dt.datetime.now(dt.UTC)
+
+
+def parse_edits(pairs: list[str]) -> dict[str, Any]:
+    """`FIELD=VALUE` pairs; a value that reads as JSON (a number, a list, true) is that value."""
+    edits: dict[str, Any] = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name:
+            raise ReviewError(f"--set takes FIELD=VALUE, got {pair!r}")
+        try:
+            edits[name.strip()] = json.loads(value)
+        except json.JSONDecodeError:
+            edits[name.strip()] = value
+    return edits

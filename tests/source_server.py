@@ -1,0 +1,80 @@
+"""A local HTTP server serving recorded source files (EDGAR indexes and Form D documents, RSS
+and Atom feeds, WARN CSV/XLSX), with ETags, scripted failures and a request log."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import threading
+from collections import defaultdict, deque
+from dataclasses import dataclass, field
+
+from aiohttp import web
+
+
+@dataclass
+class Scripted:
+    """A response to give once before the real file: a status (with headers), or a delay."""
+
+    status: int = 200
+    headers: dict[str, str] = field(default_factory=dict)
+    delay: float = 0.0
+
+
+class SourceServer:
+    def __init__(self) -> None:
+        self.files: dict[str, bytes] = {}
+        self.script: dict[str, deque[Scripted]] = defaultdict(deque)
+        self.requests: list[tuple[str, dict[str, str]]] = []
+        self.delay: float = 0.0  # for every request (kill-mid-poll tests)
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.runner: web.AppRunner | None = None
+        self.port = 0
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    async def _handle(self, request: web.Request) -> web.Response:
+        path = request.path
+        self.requests.append((path, dict(request.headers)))
+        if self.delay:
+            await asyncio.sleep(self.delay)
+        if self.script[path]:
+            scripted = self.script[path].popleft()
+            if scripted.delay:
+                await asyncio.sleep(scripted.delay)
+            if scripted.status != 200:
+                return web.Response(status=scripted.status, headers=scripted.headers)
+        body = self.files.get(path)
+        if body is None:
+            return web.Response(status=404)
+        etag = '"' + hashlib.sha256(body).hexdigest()[:16] + '"'
+        if request.headers.get("If-None-Match") == etag:
+            return web.Response(status=304, headers={"ETag": etag})
+        return web.Response(body=body, headers={"ETag": etag})
+
+    def start(self) -> SourceServer:
+        self.thread.start()
+
+        async def boot() -> None:
+            app = web.Application()
+            app.router.add_route("GET", "/{tail:.*}", self._handle)
+            self.runner = web.AppRunner(app)
+            await self.runner.setup()
+            site = web.TCPSite(self.runner, "127.0.0.1", 0)
+            await site.start()
+            self.port = site._server.sockets[0].getsockname()[1]
+
+        asyncio.run_coroutine_threadsafe(boot(), self.loop).result(10)
+        return self
+
+    def stop(self) -> None:
+        if self.runner is not None:
+            asyncio.run_coroutine_threadsafe(self.runner.cleanup(), self.loop).result(10)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(10)
+
+    def hits(self, path: str) -> list[dict[str, str]]:
+        return [headers for p, headers in self.requests if p == path]
