@@ -32,6 +32,8 @@ PENDING, SENDING, DELIVERED, FAILED, CANCELLED, SILENCED = (
     "silenced",
 )
 STATES = (PENDING, SENDING, DELIVERED, FAILED, CANCELLED, SILENCED)
+#: Alerts about operations, not implied by the log: audits of the log leave them out.
+OPERATIONAL_RULES = frozenset({"digest", "source_failing"})
 
 
 @dataclass(frozen=True)

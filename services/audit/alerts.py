@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from alerts.outbox import CANCELLED, DELIVERED
+from alerts.outbox import CANCELLED, DELIVERED, OPERATIONAL_RULES
 from projections.projection import Projection
 from projections.rules import AlertCandidate
 from services.db.models import Alert
@@ -38,7 +38,9 @@ async def audit_alerts(
 ) -> AlertAudit:
     rows = (
         await session.execute(
-            select(Alert.alert_key, Alert.rule, Alert.subject, Alert.as_of, Alert.delivery_state)
+            select(
+                Alert.alert_key, Alert.rule, Alert.subject, Alert.as_of, Alert.delivery_state
+            ).where(Alert.rule.not_in(OPERATIONAL_RULES))
         )
     ).all()
     if since is not None:

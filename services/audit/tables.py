@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from alerts.outbox import CANCELLED
+from alerts.outbox import CANCELLED, OPERATIONAL_RULES
 from projections.projection import Projection
 from services.db.models import Alert, RegistryEntry
 from services.db.projection_rows import TableRows, projection_tables
@@ -127,7 +127,9 @@ async def _check_alert_keys(
     recorded earlier and no longer implied (a later correction) is a note, unless its lineage
     names events the log does not hold: then nothing in the log explains it."""
     recorded = await session.execute(
-        select(Alert.alert_key, Alert.lineage).where(Alert.delivery_state != CANCELLED)
+        select(Alert.alert_key, Alert.lineage).where(
+            Alert.delivery_state != CANCELLED, Alert.rule.not_in(OPERATIONAL_RULES)
+        )
     )
     implied_keys = {a.alert_key for a in projection.alerts}
     live, notes = [], []
