@@ -78,3 +78,64 @@ class SourceServer:
 
     def hits(self, path: str) -> list[dict[str, str]]:
         return [headers for p, headers in self.requests if p == path]
+
+
+def serve_fixtures(server: SourceServer) -> SourceServer:
+    """The recorded files of tests/fixtures/sources, at the paths the real sources use."""
+    from pathlib import Path
+
+    fixtures = Path(__file__).parent / "fixtures" / "sources"
+    for index in fixtures.glob("form.*.idx"):
+        day = index.stem.split(".")[1]
+        quarter = (int(day[4:6]) - 1) // 3 + 1
+        server.files[f"/Archives/edgar/daily-index/form/{day[:4]}/QTR{quarter}/{index.name}"] = (
+            index.read_bytes()
+        )
+    for document in (fixtures / "docs").glob("*.xml"):
+        cik = int(document.stem.split("-")[0])
+        folder = document.stem.replace("-", "")
+        server.files[f"/Archives/edgar/data/{cik}/{folder}/primary_doc.xml"] = document.read_bytes()
+    server.files["/ftc/press.rss"] = (fixtures / "ftc-press.rss").read_bytes()
+    server.files["/cma/cases.atom"] = (fixtures / "cma-cases.atom").read_bytes()
+    server.files["/warn/report.csv"] = (fixtures / "warn.csv").read_bytes()
+    return server
+
+
+def local_sources(url: str) -> dict:
+    """A sources file for the fixture server: the shape of the real one, local addresses."""
+    warn = {"company": "Company", "date": "Notice Date", "headcount": "No. Of Employees",
+            "effective": "Effective Date"}  # fmt: skip
+    return {
+        "contact": "dealwatch demo demo@example.com",
+        "sources": [
+            {"name": "sec-formd", "kind": "sec_formd", "base_url": url, "every": "1h",
+             "start": "2024-11-04", "requests_per_second": 50},
+            {"name": "ftc", "kind": "press", "authority": "FTC", "url": f"{url}/ftc/press.rss",
+             "every": "30m"},
+            {"name": "cma", "kind": "press", "authority": "CMA", "url": f"{url}/cma/cases.atom",
+             "every": "30m"},
+            {"name": "ca-warn", "kind": "layoffs", "url": f"{url}/warn/report.csv", "every": "1d",
+             "mapping": warn},
+        ],
+    }  # fmt: skip
+
+
+if __name__ == "__main__":  # python -m tests.source_server --config sources.local.yaml
+    import argparse
+    import time
+
+    import yaml
+
+    parser = argparse.ArgumentParser(description="Serve the recorded source files locally.")
+    parser.add_argument("--config", default="sources.local.yaml", help="sources file to write")
+    options = parser.parse_args()
+    running = serve_fixtures(SourceServer()).start()
+    with open(options.config, "w") as out:
+        yaml.safe_dump(local_sources(running.url), out, sort_keys=False)
+    print(f"serving the recorded sources at {running.url}; sources file: {options.config}")
+    print(f"run: DEALWATCH_SOURCES_FILE={options.config} dealwatch sources run   (Ctrl-C stops)")
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        running.stop()

@@ -28,7 +28,7 @@ from services.seed import SEED_REGISTRY
 from services.topics import DEAL_EVENTS
 from sources.names import normalise
 from tests.kafka_helpers import read_topic
-from tests.source_server import Scripted, SourceServer
+from tests.source_server import Scripted, SourceServer, serve_fixtures
 from tests.workers import run_worker_until_caught_up
 
 FIXTURES = Path(__file__).parent / "fixtures" / "sources"
@@ -52,14 +52,7 @@ def _doc_path(accession: str) -> str:
 
 @pytest.fixture
 def server():
-    served = SourceServer().start()
-    for day in ("20241104", "20241105"):
-        served.files[_index_path(day)] = (FIXTURES / f"form.{day}.idx").read_bytes()
-    for document in (FIXTURES / "docs").glob("*.xml"):
-        served.files[_doc_path(document.stem)] = document.read_bytes()
-    served.files["/ftc/press.rss"] = (FIXTURES / "ftc-press.rss").read_bytes()
-    served.files["/cma/cases.atom"] = (FIXTURES / "cma-cases.atom").read_bytes()
-    served.files["/warn/report.csv"] = (FIXTURES / "warn.csv").read_bytes()
+    served = serve_fixtures(SourceServer()).start()
     yield served
     served.stop()
 

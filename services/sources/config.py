@@ -32,6 +32,7 @@ class SourceConfig:
     enabled: bool = True
     requests_per_second: float = 10.0
     timeout: float = 30.0  # seconds per request
+    start: str | None = None  # sec_formd: the first day to read when there is no checkpoint
     failures_before_alert: int = 3
 
 

@@ -120,12 +120,13 @@ async def _poll_document(settings, engine, source, client, resolver, state, repo
 async def _poll_formd(settings, engine, source, client, resolver, state, report, since, until):
     checkpoint = json.loads(state.checkpoint or "{}")
     today = settings.today()
+    first = dt.date.fromisoformat(source.start) if source.start else today
     day = since or (
-        dt.date.fromisoformat(checkpoint["next_day"]) if "next_day" in checkpoint else today
+        dt.date.fromisoformat(checkpoint["next_day"]) if "next_day" in checkpoint else first
     )
     last = until or today
+    emitted_ids = set((await load_digests(settings)).keys())  # what the log holds, read once
     while day <= last:
-        emitted_ids = set((await load_digests(settings)).keys())
         url = (
             f"{source.base_url}/Archives/edgar/daily-index/form/{day.year}/"
             f"QTR{(day.month - 1) // 3 + 1}/form.{day:%Y%m%d}.idx"
@@ -147,6 +148,7 @@ async def _poll_formd(settings, engine, source, client, resolver, state, report,
                     await _form_d(source, client, resolver, filing, emitted_ids, report)
                 )
         await _deliver(settings, engine, source.name, outcomes, report)
+        emitted_ids.update(o.record["id"] for o in outcomes if isinstance(o, Emit))
         if index is None and day == today:
             break  # today's index is not out yet: poll it again next time
         day += dt.timedelta(days=1)
