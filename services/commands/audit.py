@@ -13,7 +13,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from services.config import get_settings
-from services.db.engine import make_async_engine, session_factory
+from services.db.engine import in_session
 from services.db.models import ProjectionState
 
 app = typer.Typer(
@@ -27,12 +27,7 @@ Day = Annotated[dt.datetime | None, typer.Option(formats=["%Y-%m-%d"])]
 
 
 async def _with_session(work):
-    engine = make_async_engine(get_settings().database_url)
-    try:
-        async with session_factory(engine)() as session:
-            return await work(session)
-    finally:
-        await engine.dispose()
+    return await in_session(get_settings().database_url, work)
 
 
 @app.command()

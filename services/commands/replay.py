@@ -13,7 +13,7 @@ from rich.table import Table
 
 from projections.projection import project
 from services.config import get_settings
-from services.db.engine import make_async_engine, session_factory
+from services.db.engine import in_session
 from services.db.models import ProjectionState
 from services.log_reader import read_log
 
@@ -117,16 +117,11 @@ def _rebuild_into(settings, url: str, rules, day: dt.date, known: dt.date | None
 
 
 def _live_evaluation_day(settings) -> dt.date | None:
-    async def read() -> dt.date | None:
-        engine = make_async_engine(settings.database_url)
-        try:
-            async with session_factory(engine)() as session:
-                state = await session.get(ProjectionState, 1)
-            return state.evaluation_day if state else None
-        finally:
-            await engine.dispose()
+    async def read(session) -> dt.date | None:
+        state = await session.get(ProjectionState, 1)
+        return state.evaluation_day if state else None
 
-    return asyncio.run(read())
+    return asyncio.run(in_session(settings.database_url, read))
 
 
 def _verify(
@@ -141,18 +136,14 @@ def _verify(
     from alerts.rules_config import load_rules
     from services.projector import load_log, load_registry
 
-    async def from_sql():
-        engine = make_async_engine(settings.database_url)
-        try:
-            async with session_factory(engine)() as session:
-                state = await session.get(ProjectionState, 1)
-                log = await load_log(session)
-                registry = await load_registry(session)
-            return state, log, registry
-        finally:
-            await engine.dispose()
+    async def from_sql(session):
+        return (
+            await session.get(ProjectionState, 1),
+            await load_log(session),
+            await load_registry(session),
+        )
 
-    state, log, registry = asyncio.run(from_sql())
+    state, log, registry = asyncio.run(in_session(settings.database_url, from_sql))
     roles = {slug: e.role for slug, e in registry.items()}
     rebuilt = project(
         log,
@@ -190,15 +181,12 @@ def _verify_tables(settings, projection, registry, log_event_ids: set[str]) -> b
     """Every table users query against the replay; prints each and the rows that differ."""
     from services.audit.tables import check_tables
 
-    async def run():
-        engine = make_async_engine(settings.database_url)
-        try:
-            async with session_factory(engine)() as session:
-                return await check_tables(session, projection, registry, log_event_ids)
-        finally:
-            await engine.dispose()
-
-    checks = asyncio.run(run())
+    checks = asyncio.run(
+        in_session(
+            settings.database_url,
+            lambda session: check_tables(session, projection, registry, log_event_ids),
+        )
+    )
     table = Table("table", "rows in SQL", "rows implied", "sha256 (SQL)", "result")
     for check in checks:
         table.add_row(
