@@ -66,10 +66,17 @@ async def read_log(settings: Settings) -> LogSnapshot:
             snapshot.undecodable.append(f"{m.topic}[{m.partition}]@{m.offset}: {error}")
             continue
         snapshot.events.append(LoggedEvent(event, (m.partition, m.offset)))
+    snapshot.registry = await read_registry(settings)
+    return snapshot
+
+
+async def read_registry(settings: Settings) -> dict[str, Company]:
+    """The registry as the compacted `companies` topic holds it now (tombstones remove)."""
+    registry: dict[str, Company] = {}
     async for m in read_topic(settings, settings.topic(COMPANIES)):
         slug = m.key.decode()
         if m.value is None:
-            snapshot.registry.pop(slug, None)
+            registry.pop(slug, None)
         else:
-            snapshot.registry[slug] = Company.model_validate(json.loads(m.value))
-    return snapshot
+            registry[slug] = Company.model_validate(json.loads(m.value))
+    return registry

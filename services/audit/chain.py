@@ -81,33 +81,27 @@ async def chain_report(settings: Settings, session: AsyncSession) -> list[Partit
         ).scalars()
     }
     digests = await load_digests(settings)
-    mirrored_ids = await _mirrored_ids(session, topic)
-    reports = []
-    for partition in sorted(by_partition.keys() | positions.keys()):
-        mirror = {
-            row.offset: (row.event_id, row.payload)
-            for row in await session.execute(
-                select(Event.event_id, Event.offset, Event.payload).where(
-                    Event.topic == topic, Event.partition == partition
-                )
-            )
-        }
-        reports.append(
-            _check_partition(
-                partition,
-                by_partition.get(partition, []),
-                positions.get(partition),
-                mirror,
-                mirrored_ids,
-                digests,
-            )
+    mirrors: dict[int, dict[int, tuple[str, str]]] = defaultdict(dict)
+    mirrored_ids: dict[str, str] = {}
+    rows = await session.execute(
+        select(Event.event_id, Event.partition, Event.offset, Event.payload).where(
+            Event.topic == topic
         )
-    return reports
-
-
-async def _mirrored_ids(session: AsyncSession, topic: str) -> dict[str, str]:
-    rows = await session.execute(select(Event.event_id, Event.payload).where(Event.topic == topic))
-    return {event_id: payload for event_id, payload in rows}
+    )
+    for event_id, partition, offset, payload in rows:
+        mirrors[partition][offset] = (event_id, payload)
+        mirrored_ids[event_id] = payload
+    return [
+        _check_partition(
+            partition,
+            by_partition.get(partition, []),
+            positions.get(partition),
+            mirrors[partition],
+            mirrored_ids,
+            digests,
+        )
+        for partition in sorted(by_partition.keys() | positions.keys())
+    ]
 
 
 def _check_partition(

@@ -14,7 +14,6 @@ from rich.table import Table
 
 from services.config import get_settings
 from services.db.engine import in_session
-from services.db.models import ProjectionState
 
 app = typer.Typer(
     name="audit",
@@ -71,18 +70,15 @@ def report() -> None:
         raise typer.Exit(3)
 
 
-def _projection_as_of_live_day(since: dt.date | None):
+def _projection_as_of_live_day():
+    """What the log implies as of the day the live tables were projected."""
     from alerts.rules_config import load_rules
     from projections.projection import project
+    from services.commands.replay import live_evaluation_day
     from services.log_reader import read_log
 
     settings = get_settings()
-
-    async def day(session) -> dt.date | None:
-        state = await session.get(ProjectionState, 1)
-        return state.evaluation_day if state else None
-
-    evaluation_day = asyncio.run(_with_session(day)) or settings.today()
+    evaluation_day = live_evaluation_day(settings) or settings.today()
     snapshot = asyncio.run(read_log(settings))
     roles = {slug: c.role for slug, c in snapshot.registry.items()}
     rules = load_rules(settings.dealwatch_rules_file, settings.slack_default_channel)
@@ -97,7 +93,7 @@ def alerts_audit(since: Day = None) -> None:
     an implied alert was never recorded or one went out twice."""
     from services.audit.alerts import audit_alerts
 
-    projection = _projection_as_of_live_day(None)
+    projection = _projection_as_of_live_day()
     day = since.date() if since else None
     result = asyncio.run(_with_session(lambda s: audit_alerts(s, projection, day)))
     table = Table("as of", "rule", "subject", "lineage", "outbox", title="alerts the log implies")

@@ -51,7 +51,7 @@ def replay(
     known = known_at.date() if known_at else None
     day = as_of.date() if as_of else None
     if day is None and verify:
-        day = _live_evaluation_day(settings)  # verify what users read: the live tables' day
+        day = live_evaluation_day(settings)  # verify what users read: the live tables' day
     day = day or settings.today()
     rules = load_rules(settings.dealwatch_rules_file, settings.slack_default_channel)
     if db is not None:
@@ -116,7 +116,7 @@ def _rebuild_into(settings, url: str, rules, day: dt.date, known: dt.date | None
     console.print(f'query it: dealwatch sql --database-url "{redact(url)}" "SELECT ..."')
 
 
-def _live_evaluation_day(settings) -> dt.date | None:
+def live_evaluation_day(settings) -> dt.date | None:
     async def read(session) -> dt.date | None:
         state = await session.get(ProjectionState, 1)
         return state.evaluation_day if state else None

@@ -20,19 +20,17 @@ from alerts.outbox import PENDING
 from events.errors import RecordError
 from events.feed import Accepted, Rejected
 from events.records import parse_record
-from events.registry import Company
 from events.serialization import canonical_json
 from services.config import Settings
 from services.db.engine import session_factory
 from services.db.log_mirror import dialect_insert
 from services.db.models import Alert
 from services.ingest import ingest_items
-from services.log_reader import read_topic
+from services.log_reader import read_registry
 from services.record_digests import load_digests
 from services.sources.config import SourceConfig
 from services.sources.http import FetchError, PoliteClient
 from services.sources.models import ReviewItem, SourceState
-from services.topics import COMPANIES
 from sources.formd import Filing, funding_from_form_d, parse_form_index
 from sources.names import Resolver
 from sources.outcomes import Emit, Malformed, Outcome, Review, Skip
@@ -58,10 +56,7 @@ class PollReport:
 
 async def load_resolver(settings: Settings) -> Resolver:
     """The registry as the log holds it (aliases and CIKs included)."""
-    latest: dict[str, Company | None] = {}
-    async for m in read_topic(settings, settings.topic(COMPANIES)):
-        latest[m.key.decode()] = None if m.value is None else Company(**json.loads(m.value))
-    return Resolver(c for c in latest.values() if c is not None)
+    return Resolver((await read_registry(settings)).values())
 
 
 def user_agent(contact: str | None) -> str:
