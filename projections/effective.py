@@ -30,6 +30,13 @@ class EffectiveView:
     lineage: dict[str, tuple[str, ...]] = field(default_factory=dict)
     retracted: dict[str, tuple[str, ...]] = field(default_factory=dict)
     issues: list[str] = field(default_factory=list)
+    issue_order: list[tuple] = field(default_factory=list)
+    """Per issue, where it sits in `issues`' order: (0, position) for a duplicate record id,
+    (1, known date, position) for a correction; lets a per-record fold rebuild the order."""
+
+    def note(self, order: tuple, message: str) -> None:
+        self.issues.append(message)
+        self.issue_order.append(order)
 
 
 def first_occurrences(events: Iterable[LoggedEvent]) -> list[LoggedEvent]:
@@ -53,22 +60,26 @@ def effective_view(events: Iterable[LoggedEvent], known_at: dt.date | None = Non
         if isinstance(record, Correction):
             corrections.append(logged)
         elif record.id in view.records:
-            view.issues.append(f"record id {record.id!r} appears in two events; kept the first")
+            view.note(
+                (0, logged.position),
+                f"record id {record.id!r} appears in two events; kept the first",
+            )
         else:
             view.records[record.id] = record
             view.lineage[record.id] = (logged.event.event_id,)
     corrections.sort(key=lambda e: (e.event.record.known_on, e.position))
     for logged in corrections:
-        _apply(view, logged.event.record, logged.event.event_id)  # type: ignore[arg-type]
+        order = (1, logged.event.record.known_on.isoformat(), logged.position)
+        _apply(view, logged.event.record, logged.event.event_id, order)  # type: ignore[arg-type]
     return view
 
 
-def _apply(view: EffectiveView, correction: Correction, event_id: str) -> None:
+def _apply(view: EffectiveView, correction: Correction, event_id: str, order: tuple) -> None:
     target_id = correction.corrects
     target = view.records.get(target_id)
     if target is None:
         state = "retracted" if target_id in view.retracted else "unknown"
-        view.issues.append(f"correction {correction.id!r} ignored: target {target_id!r} is {state}")
+        view.note(order, f"correction {correction.id!r} ignored: target {target_id!r} is {state}")
         return
     lineage = (*view.lineage[target_id], event_id)
     if correction.retract:
@@ -79,7 +90,7 @@ def _apply(view: EffectiveView, correction: Correction, event_id: str) -> None:
     try:
         corrected = parse_record({**target.model_dump(), **(correction.fields or {})})
     except RecordError as exc:
-        view.issues.append(f"correction {correction.id!r} ignored: {exc}")
+        view.note(order, f"correction {correction.id!r} ignored: {exc}")
         return
     view.records[target_id] = corrected
     view.lineage[target_id] = lineage

@@ -64,14 +64,18 @@ async def lag(engine: AsyncEngine, ends: dict[tuple[str, int], int]) -> int:
 
 
 async def projected(engine: AsyncEngine, evaluation_day: dt.date) -> bool:
-    """The projection tables reflect everything mirrored, as of `evaluation_day`."""
+    """The projection tables and alerts reflect everything mirrored, as of `evaluation_day`."""
+    from services.projection.upkeep import FORMAT
+    from services.projector import pending_work
+
     async with session_factory(engine)() as session:
         state = await session.get(ProjectionState, 1)
+        waiting = await pending_work(session)
     return bool(
         state
-        and state.projected_version == state.log_version
-        and state.alerts_version == state.log_version
+        and state.state_format == FORMAT
         and state.evaluation_day == evaluation_day
+        and not waiting
     )
 
 

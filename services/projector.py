@@ -1,39 +1,38 @@
-"""Recompute the projections from the SQL mirror of the log and write them in one transaction.
+"""Keep the projection tables current, incrementally (services/projection/).
 
-Global numbers (the index over all companies) are computed here from SQL, not inside one
-worker's partitions, so any number of workers in one consumer group give the same tables.
-A `Projector` keeps the decoded events and the rows it last wrote in memory: it decodes only
-new events, and when the tables are still as it left them it writes only the rows that changed.
+Each mirrored batch already folded its own records and companies (in the worker that owns
+their partitions). A projector tick does the rest, under the projection-state row lock held
+only for the size of the change: merge the queued per-day changes into the series, follow a
+new evaluation day or registry change, and — once the log is read — derive the alerts of
+what changed. `projections.project()` is the specification; tests prove the tables equal it.
 """
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
-import hashlib
 import time
-import uuid
-from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import and_, bindparam, delete, insert, select, update
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from alerts.outbox import OutboxChange, sync_outbox
 from alerts.rules_config import RulesConfig
-from events.envelope import DealEvent
-from projections.effective import LoggedEvent
-from projections.projection import Projection, project
 from services.db.engine import session_factory
-from services.db.log_mirror import lock_state, upsert
-from services.db.models import (
-    Event,
-    ProjectionState,
-    RegistryEntry,
+from services.db.log_mirror import lock_state
+from services.db.models import Consolidation, ProjectionState, RegistryEntry, Watchlist
+from services.db.state_models import PendingCheck, RecordState
+from services.projection import alerting
+from services.projection.series import SeriesMerger
+from services.projection.upkeep import (
+    FORMAT,
+    refold_everything,
+    registry_changed,
+    rewrite_issues,
+    roll_over,
+    set_state,
 )
-from services.db.projection_rows import projection_tables
 
-Rows = dict[tuple, dict]
+ALERT_CHUNK = 5_000
 
 
 @dataclass(frozen=True)
@@ -53,47 +52,24 @@ class ProjectionOutcome:
     rows_written: int = 0
 
 
-def digest_of(projection: Projection) -> str:
-    """The SHA-256 of the projection's canonical JSON, which a replay must reproduce."""
-    return hashlib.sha256(projection.to_json()).hexdigest()
-
-
-async def load_log(
-    session: AsyncSession, cache: dict[str, LoggedEvent] | None = None
-) -> list[LoggedEvent]:
-    """Every mirrored event with its (partition, offset); decodes only what `cache` lacks."""
-    cache = {} if cache is None else cache
-    result = await session.execute(select(Event.event_id, Event.partition, Event.offset))
-    positions = {eid: (part, off) for eid, part, off in result}
-    missing = [
-        eid for eid, pos in positions.items() if eid not in cache or cache[eid].position != pos
-    ]
-    for start in range(0, len(missing), 5_000):
-        chunk = missing[start : start + 5_000]
-        rows = await session.execute(
-            select(Event.event_id, Event.payload).where(Event.event_id.in_(chunk))
-        )
-        for eid, payload in rows:
-            cache[eid] = LoggedEvent(DealEvent.from_bytes(payload), positions[eid])
-    for gone in cache.keys() - positions.keys():
-        del cache[gone]
-    return list(cache.values())
-
-
 async def load_registry(session: AsyncSession) -> dict[str, RegistryEntry]:
     result = await session.execute(select(RegistryEntry))
     return {e.slug: e for e in result.scalars()}
 
 
+async def _locked_state(session: AsyncSession) -> ProjectionState:
+    await lock_state(session)
+    row = (await session.execute(select(ProjectionState).where(ProjectionState.id == 1))).one()
+    return row[0]
+
+
 class Projector:
-    """Projects the SQL mirror; one per process, reused from tick to tick."""
+    """One per process, reused from tick to tick (it keeps the series totals in memory)."""
 
     def __init__(self, engine: AsyncEngine, rules: RulesConfig) -> None:
         self.engine = engine
         self.rules = rules
-        self.events: dict[str, LoggedEvent] = {}
-        self.written: dict[str, Rows] = {}
-        self.written_id: str | None = None
+        self.merger = SeriesMerger()
 
     async def run(
         self,
@@ -104,116 +80,129 @@ class Projector:
         force: bool = False,
         now: dt.datetime | None = None,
     ) -> ProjectionOutcome:
-        """Bring the projection tables and the alert outbox up to the mirror, atomically.
+        """Merge, follow the day and the registry, and (with `record_alerts`, once the log is
+        read) derive alerts for what changed. Alerts wait while a backlog is read, so that
+        half a backlog never fires what the whole does not imply."""
+        try:
+            return await self._run(evaluation_day, window_days, record_alerts, force, now)
+        except BaseException:
+            self.merger.state = None  # the cached totals may be ahead of a rolled-back merge
+            raise
 
-        With `record_alerts=False` (the log is still being read) only the tables change:
-        alerts are recorded once the picture is complete, so a backlog being read does not
-        fire threshold alerts that only its first half implies.
-        """
+    async def _run(
+        self,
+        evaluation_day: dt.date,
+        window_days: int,
+        record_alerts: bool,
+        force: bool,
+        now: dt.datetime | None,
+    ) -> ProjectionOutcome:
         started = time.perf_counter()
-        async with session_factory(self.engine)() as session, session.begin():
+        now = now or dt.datetime.now(dt.UTC)
+        sessions = session_factory(self.engine)
+        async with sessions() as session, session.begin():
             state = await _locked_state(session)
-            fresh = (
-                state.projected_version == state.log_version
-                and state.evaluation_day == evaluation_day
-                and state.window_days == window_days
-                and (state.alerts_version == state.log_version or not record_alerts)
+            work = await self._upkeep(session, state, evaluation_day, window_days, force)
+            roles = {slug: e.role for slug, e in (await load_registry(session)).items()}
+            diff, merged = await self.merger.merge(
+                session, roles, evaluation_day, window_days, state.series_version, work
             )
-            if fresh and not force:
-                return ProjectionOutcome(True, evaluation_day, state.log_version)
-            log = await load_log(session, self.events)
-            registry = await load_registry(session)
-            roles = {slug: e.role for slug, e in registry.items()}
-            projection = await asyncio.to_thread(
-                project, log, roles, evaluation_day, window_days, self.rules.thresholds
-            )
-            if state.projection_id != self.written_id:  # someone else wrote: rewrite all
-                self.written = {}
-            written = await self._write_tables(session, projection, registry)
-            change = OutboxChange(0, 0)
+            issues = await rewrite_issues(session)
+            added = 0
             if record_alerts:
-                change = await sync_outbox(
-                    session,
-                    projection.alerts,
-                    self.rules,
-                    now or dt.datetime.now(dt.UTC),
-                    set(projection.retracted_event_ids),
+                added = await alerting.check_thresholds(
+                    session, self.merger.state.series(), self.rules, now
                 )
-            digest = digest_of(projection)
-            projection_id = uuid.uuid4().hex
-            await session.execute(
-                update(ProjectionState)
-                .where(ProjectionState.id == 1)
-                .values(
-                    projected_version=state.log_version,
-                    alerts_version=state.log_version if record_alerts else state.alerts_version,
-                    evaluation_day=evaluation_day,
-                    window_days=window_days,
-                    digest=digest,
-                    projection_id=projection_id,
-                    projected_at=dt.datetime.now(dt.UTC),
-                )
+            await set_state(
+                session,
+                state_format=FORMAT,
+                series_version=self.merger.version,
+                evaluation_day=evaluation_day,
+                window_days=window_days,
+                projected_version=state.log_version,
+                alerts_version=state.log_version if record_alerts else state.alerts_version,
+                projected_at=dt.datetime.now(dt.UTC),
             )
-        self.written_id = projection_id
+        changed = work or merged or diff.upserts or diff.deletes or issues or added
+        cancelled = 0
+        if record_alerts:
+            more_added, cancelled, checked = await self._alert_pass(roles, evaluation_day, now)
+            added += more_added
+            changed = changed or checked
+        if not changed:
+            return ProjectionOutcome(True, evaluation_day, state.log_version)
+        async with sessions() as session:
+            records = await session.scalar(select(func.count()).select_from(RecordState))
+            watch = await session.scalar(select(func.count()).select_from(Watchlist))
         return ProjectionOutcome(
             False,
             evaluation_day,
             state.log_version,
-            len(log),
-            len(projection.series),
-            len(projection.watchlist),
-            change.added,
-            change.cancelled,
-            digest,
-            time.perf_counter() - started,
-            written,
+            events=records or 0,
+            series_rows=len(self.merger.state.rows),
+            watchlist=watch or 0,
+            alerts_added=added,
+            alerts_cancelled=cancelled,
+            seconds=time.perf_counter() - started,
+            rows_written=len(diff.upserts) + len(diff.deletes),
         )
 
-    async def _write_tables(
-        self, session: AsyncSession, projection: Projection, registry: dict[str, RegistryEntry]
-    ) -> int:
-        written = 0
-        for table in projection_tables(projection, registry):
-            name = table.model.__tablename__
-            self.written[name], count = await _sync_table(
-                session, table.model, table.keys, table.rows, self.written.get(name), table.scope
-            )
-            written += count
-        return written
+    async def _upkeep(
+        self,
+        session: AsyncSession,
+        state: ProjectionState,
+        day: dt.date,
+        window_days: int,
+        force: bool,
+    ) -> bool:
+        """A format change, a new day or window, registry changes; True when the whole series
+        must be refreshed."""
+        full = force
+        if state.state_format != FORMAT:
+            await refold_everything(session, day)
+            self.merger.state = None  # the totals were rebuilt: reload them
+            full = True
+        elif state.evaluation_day is not None and state.evaluation_day != day:
+            await roll_over(session, state.evaluation_day, day)
+            full = True
+        if await registry_changed(session, day):
+            full = True
+        return full or state.window_days != window_days
+
+    async def _alert_pass(
+        self, roles: dict[str, str], day: dt.date, now: dt.datetime
+    ) -> tuple[int, int, int]:
+        """Derive the alerts of queued records and companies, in chunked transactions."""
+        threshold_keys = {
+            c.alert_key
+            for c in alerting.threshold_candidates(self.merger.state.series(), self.rules)
+        }
+        added = cancelled = checked = 0
+        sessions = session_factory(self.engine)
+        while True:
+            async with sessions() as session, session.begin():
+
+                async def derived(key: str, session=session) -> bool:
+                    return key in threshold_keys or await alerting.status_derived(session, key)
+
+                companies = await alerting.check_companies(session, self.rules, now, ALERT_CHUNK)
+                records = await alerting.check_records(
+                    session, self.rules, roles, day, now, ALERT_CHUNK, derived
+                )
+            added += companies.added + records.added
+            cancelled += records.cancelled
+            checked += companies.checked + records.checked
+            if companies.checked < ALERT_CHUNK and records.checked < ALERT_CHUNK:
+                return added, cancelled, checked
 
 
-async def _sync_table(
-    session: AsyncSession,
-    model,
-    keys: Sequence[str],
-    rows: list[dict],
-    previous: Rows | None,
-    scope,
-) -> tuple[Rows, int]:
-    """Make the table hold `rows`: only the differences when `previous` is what it holds."""
-    new = {tuple(r[k] for k in keys): r for r in rows}
-    if previous is None:
-        await session.execute(delete(model).where(scope) if scope is not None else delete(model))
-        if rows:
-            await session.execute(insert(model), rows)
-        return new, len(rows)
-    removed = [dict(zip(keys, k, strict=True)) for k in previous.keys() - new.keys()]
-    changed = [r for k, r in new.items() if previous.get(k) != r]
-    if removed:
-        columns = model.__table__.c
-        match = and_(*[columns[k] == bindparam(f"key_{k}") for k in keys])
-        await session.execute(
-            delete(model).where(match), [{f"key_{k}": r[k] for k in keys} for r in removed]
-        )
-    await upsert(session, model, changed, list(keys))
-    return new, len(removed) + len(changed)
+async def pending_work(session: AsyncSession) -> bool:
+    """Anything folded but not yet merged, or queued for the alert pass."""
+    from services.db.state_models import SeriesChange
 
-
-async def _locked_state(session: AsyncSession) -> ProjectionState:
-    """The state row, write-locked first so that concurrent projectors take turns."""
-    await lock_state(session)
-    row = (await session.execute(select(ProjectionState).where(ProjectionState.id == 1))).one()
-    return row[0]
+    queued = await session.scalar(select(func.count()).select_from(SeriesChange))
+    checks = await session.scalar(select(func.count()).select_from(PendingCheck))
+    return bool(queued or checks)
 
 
 async def run_projection(
@@ -225,3 +214,6 @@ async def run_projection(
 ) -> ProjectionOutcome:
     """One projection with a fresh projector (tools and tests; workers keep a `Projector`)."""
     return await Projector(engine, rules).run(evaluation_day, window_days, **options)
+
+
+__all__ = ["Consolidation", "ProjectionOutcome", "Projector", "pending_work", "run_projection"]

@@ -28,8 +28,9 @@ from services.catchup import LogEnds, lag
 from services.config import Settings, get_settings
 from services.db.engine import make_async_engine, session_factory, sync_url
 from services.db.log_mirror import dialect_insert
+from services.db.mirror_reader import load_log
 from services.db.models import Alert
-from services.projector import ProjectionOutcome, load_log, load_registry, run_projection
+from services.projector import ProjectionOutcome, load_registry, run_projection
 
 log = logging.getLogger("dealwatch.scheduler")
 MISFIRE_GRACE = 6 * 3600

@@ -19,10 +19,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from alerts.rules_config import RulesConfig, load_rules
 from events.envelope import DealEvent
+from projections.record_fold import target_of
 from services.catchup import LogEnds, lag
 from services.config import Settings, get_settings
 from services.db.engine import make_async_engine, session_factory
 from services.db.log_mirror import Consumed, Message, write_events, write_registry
+from services.projection.batch import fold_batch
 from services.projector import Projector
 from services.topics import COMPANIES, DEAL_EVENTS
 
@@ -34,11 +36,19 @@ BATCH_WITHIN = 0.5
 
 def event_row(topic: str, partition: int, offset: int, value: bytes) -> dict[str, Any]:
     """The `events` row of one log message."""
+    return decoded_row(topic, partition, offset, value)[0]
+
+
+def decoded_row(
+    topic: str, partition: int, offset: int, value: bytes
+) -> tuple[dict[str, Any], DealEvent]:
+    """The `events` row of one log message, and the event it decodes to."""
     event = DealEvent.from_bytes(value)
     record = event.record
     return {
         "event_id": event.event_id,
         "record_id": record.id,
+        "target_id": target_of(record),
         "kind": record.kind,
         "date": record.date,
         "reported": record.known_on,
@@ -47,7 +57,7 @@ def event_row(topic: str, partition: int, offset: int, value: bytes) -> dict[str
         "partition": partition,
         "offset": offset,
         "payload": value.decode(),
-    }
+    }, event
 
 
 def consumed_positions(events: Sequence[faust.types.EventT]) -> list[Consumed]:
@@ -102,11 +112,13 @@ class Projections:
             await self._engine.dispose()
 
     async def mirror_events(self, events: Sequence[faust.types.EventT]) -> None:
-        rows = []
+        rows, decoded = [], []
         for e in events:
             m = e.message
             try:
-                rows.append(event_row(m.topic, m.partition, m.offset, m.value))
+                row, event = decoded_row(m.topic, m.partition, m.offset, m.value)
+                rows.append(row)
+                decoded.append(event)
             except ValueError as error:  # not written by dealwatch's ingest: keep going
                 log.error(
                     "skipped undecodable event at %s[%s]@%s: %s",
@@ -121,6 +133,7 @@ class Projections:
         ]
         async with session_factory(self.engine)() as session, session.begin():
             await write_events(session, rows, consumed_positions(events), messages)
+            await fold_batch(session, decoded, self.settings.today())
 
     async def mirror_registry(self, events: Sequence[faust.types.EventT]) -> None:
         latest: dict[str, dict | None] = {}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import os
 import shutil
 import tempfile
@@ -61,10 +63,10 @@ def pg_admin_url() -> Iterator[str]:
         shutil.rmtree(data, ignore_errors=True)
 
 
-@pytest.fixture
-def postgres_url(pg_admin_url: str) -> Iterator[str]:
-    """A fresh PostgreSQL database, dropped afterwards. A server that does not answer fails
-    the test: the PostgreSQL half is never skipped."""
+@contextlib.contextmanager
+def fresh_postgres_database(pg_admin_url: str) -> Iterator[str]:
+    """A fresh PostgreSQL database on the server, dropped afterwards. A server that does not
+    answer fails the test: the PostgreSQL half is never skipped."""
     name = f"dw_test_{uuid.uuid4().hex[:12]}"
     admin = create_engine(
         make_url(pg_admin_url).set(drivername="postgresql+psycopg"), isolation_level="AUTOCOMMIT"
@@ -82,6 +84,13 @@ def postgres_url(pg_admin_url: str) -> Iterator[str]:
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+@pytest.fixture
+def postgres_url(pg_admin_url: str) -> Iterator[str]:
+    """A fresh PostgreSQL database, dropped afterwards."""
+    with fresh_postgres_database(pg_admin_url) as url:
+        yield url
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

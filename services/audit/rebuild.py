@@ -14,9 +14,10 @@ from services.db.engine import make_async_engine, session_factory
 from services.db.log_mirror import Consumed, Message, write_events, write_registry
 from services.db.schema import upgrade
 from services.log_reader import read_topic
+from services.projection.batch import fold_batch
 from services.projector import ProjectionOutcome, Projector
 from services.topics import COMPANIES, DEAL_EVENTS
-from services.worker import event_row, registry_row
+from services.worker import decoded_row, registry_row
 
 BATCH = 2_000
 
@@ -40,7 +41,7 @@ async def rebuild(
     engine = make_async_engine(url)
     try:
         await _mirror_registry(settings, engine, advance)
-        await _mirror_events(settings, engine, known_at, advance)
+        await _mirror_events(settings, engine, known_at, evaluation_day, advance)
         return await Projector(engine, rules).run(
             evaluation_day, settings.dealwatch_window_days, record_alerts=True, force=True
         )
@@ -48,8 +49,9 @@ async def rebuild(
         await engine.dispose()
 
 
-async def _mirror_events(settings, engine, known_at, advance) -> None:
+async def _mirror_events(settings, engine, known_at, evaluation_day, advance) -> None:
     rows: list[dict] = []
+    decoded: list = []
     messages: list[Message] = []
 
     async def flush() -> None:
@@ -59,18 +61,21 @@ async def _mirror_events(settings, engine, known_at, advance) -> None:
         consumed = [Consumed(t, p, n) for (t, p), n in sorted(ends.items())]
         async with session_factory(engine)() as session, session.begin():
             await write_events(session, rows, consumed, messages)
+            await fold_batch(session, decoded, evaluation_day)
         advance(len(messages))
         rows.clear()
+        decoded.clear()
         messages.clear()
 
     async for m in read_topic(settings, settings.topic(DEAL_EVENTS)):
         messages.append(Message(m.topic, m.partition, m.offset, m.value))
         try:
-            row = event_row(m.topic, m.partition, m.offset, m.value)
+            row, event = decoded_row(m.topic, m.partition, m.offset, m.value)
         except ValueError:
             row = None  # undecodable: chained and counted, not mirrored (as the worker does)
         if row is not None and (known_at is None or row["reported"] <= known_at):
             rows.append(row)
+            decoded.append(event)
         if len(messages) >= BATCH:
             await flush()
     if messages:

@@ -106,7 +106,6 @@ async def write_events(
             list(rows),
         )
     await _advance(session, consumed, heads)
-    await bump_log_version(session)
 
 
 async def write_registry(
@@ -115,7 +114,9 @@ async def write_registry(
     removed: Sequence[str],
     consumed: Sequence[Consumed],
 ) -> None:
-    """Upsert registry rows (last write wins, as in the compacted topic); drop tombstoned slugs."""
+    """Upsert registry rows (last write wins, as in the compacted topic); drop tombstoned slugs;
+    queue the slugs that changed for the projector (company rows, roles)."""
+    await _queue_registry_changes(session, entries, removed)
     if entries:
         stmt = dialect_insert(session, RegistryEntry)
         new = stmt.excluded
@@ -130,6 +131,34 @@ async def write_registry(
         await session.execute(delete(RegistryEntry).where(RegistryEntry.slug.in_(removed)))
     await _advance(session, consumed)
     await bump_log_version(session)
+
+
+async def _queue_registry_changes(
+    session: AsyncSession, entries: Sequence[dict], removed: Sequence[str]
+) -> None:
+    from services.db.state_models import PendingCheck
+
+    slugs = [e["slug"] for e in entries] + list(removed)
+    if not slugs:
+        return
+    t = RegistryEntry.__table__.c
+    stored = {
+        row.slug: (row.name, row.role, row.country)
+        for row in await session.execute(
+            select(t.slug, t.name, t.role, t.country).where(t.slug.in_(slugs))
+        )
+    }
+    changed = [
+        e["slug"]
+        for e in entries
+        if stored.get(e["slug"]) != (e["name"], e["role"], e.get("country"))
+    ]
+    changed += [slug for slug in removed if slug in stored]
+    if changed:
+        await session.execute(
+            dialect_insert(session, PendingCheck).on_conflict_do_nothing(),
+            [{"kind": "registry", "key": slug} for slug in changed],
+        )
 
 
 async def _advance(
@@ -161,7 +190,11 @@ async def _advance(
 
 
 async def _ensure_state_row(session: AsyncSession) -> None:
-    row = dialect_insert(session, ProjectionState).values(id=1, log_version=0)
+    from services.db.state_models import STATE_FORMAT
+
+    row = dialect_insert(session, ProjectionState).values(
+        id=1, log_version=0, state_format=STATE_FORMAT
+    )
     await session.execute(row.on_conflict_do_nothing())
 
 

@@ -21,10 +21,12 @@ class Event(SQLModel, table=True):
         Index("ix_events_company", "company"),
         Index("ix_events_date", "date"),
         Index("ix_events_record_id", "record_id"),
+        Index("ix_events_target_id", "target_id"),
     )
 
     event_id: str = Field(primary_key=True)
     record_id: str
+    target_id: str | None = None  # the record the event concerns (a correction's target)
     kind: str
     date: dt.date | None = None
     reported: dt.date | None = None
@@ -170,6 +172,8 @@ class ProjectionState(SQLModel, table=True):
     projected_at: dt.datetime | None = Field(default=None, sa_column=_utc())
     digest: str | None = None
     projection_id: str | None = None
+    state_format: int = 0  # the incremental state's format; behind = fold the mirror again
+    series_version: int = 0  # bumped by each series merge, so other mergers reload
 
 
 class ProjectionIssue(SQLModel, table=True):

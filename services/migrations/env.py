@@ -6,6 +6,7 @@ from alembic import context
 from sqlmodel import SQLModel
 
 import services.db.models  # registers the tables (with the line below)
+import services.db.state_models
 import services.sources.models  # noqa: F401  (registers the source tables)
 from services.db.engine import make_sync_engine
 

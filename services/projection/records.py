@@ -1,0 +1,178 @@
+"""Fold the records a batch of events concerns (spec §2), in the batch's own transaction.
+
+Only the target records of the batch are folded again, from their own events in the mirror
+(`events.target_id`); what changed moves the deal ledger, queues signed per-day changes for
+the series merge, and names the companies to refresh and the alerts to derive.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+from sqlalchemy import delete, insert, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from events.envelope import DealEvent
+from projections.day_totals import DayTotals, changes_of
+from projections.effective import LoggedEvent
+from projections.ledger import deal_rows
+from projections.record_fold import RecordFold, fold_record
+from services.db.log_mirror import dialect_insert, upsert
+from services.db.models import Deal, Event
+from services.db.state_models import PendingCheck, RecordState, SeriesChange
+from services.projection.codec import decode, encode
+
+CHUNK = 2_000  # ids per IN (...) clause
+
+
+@dataclass
+class FoldOutcome:
+    """What a fold changed: records, the companies to refresh, and issues."""
+
+    records: int = 0
+    companies: set[str] = field(default_factory=set)
+    issues_changed: bool = False
+
+
+def chunks(items: list, size: int = CHUNK) -> Iterable[list]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+async def events_of(
+    session: AsyncSession, targets: list[str], decoded: Mapping[str, DealEvent]
+) -> dict[str, list[LoggedEvent]]:
+    """Every mirrored event of each target record, at its first position in the log."""
+    found: dict[str, list[LoggedEvent]] = {t: [] for t in targets}
+    t = Event.__table__.c
+    for part in chunks(targets):
+        rows = await session.execute(
+            select(t.event_id, t.target_id, t.partition, t.offset, t.payload).where(
+                t.target_id.in_(part)
+            )
+        )
+        for event_id, target, partition, offset, payload in rows:
+            event = decoded.get(event_id) or DealEvent.from_bytes(payload)
+            found[target].append(LoggedEvent(event, (partition, offset)))
+    return found
+
+
+def _state_row(fold: RecordFold) -> dict:
+    r = fold.record
+    return {
+        "record_id": fold.record_id,
+        "company": r.company if r else None,
+        "date": r.date if r else None,
+        "kind": r.kind if r else None,
+        "record": encode(r) if r else None,
+        "lineage": json.dumps(list(fold.lineage)),
+        "retracted": fold.retracted,
+        "issues": json.dumps([[list(_plain(o)), m] for o, m in fold.issues])
+        if fold.issues
+        else None,
+    }
+
+
+def _plain(order: tuple) -> list:
+    return [list(v) if isinstance(v, tuple) else v for v in order]
+
+
+async def fold_targets(
+    session: AsyncSession,
+    targets: Iterable[str],
+    day: dt.date,
+    decoded: Mapping[str, DealEvent] | None = None,
+    known_at: dt.date | None = None,
+) -> FoldOutcome:
+    """Fold `targets` again and write what changed; `decoded` spares decoding batch events."""
+    outcome = FoldOutcome()
+    targets = sorted(set(targets))
+    if not targets:
+        return outcome
+    events = await events_of(session, targets, decoded or {})
+    c = RecordState.__table__.c
+    old: dict[str, dict] = {}
+    for part in chunks(targets):
+        for row in await session.execute(
+            select(RecordState.__table__).where(c.record_id.in_(part))
+        ):
+            old[row.record_id] = dict(row._mapping)
+    writes, removed, added, checks = [], [], [], []
+    deal_upserts: list[dict] = []
+    deal_deletes: list[str] = []
+    for target in targets:
+        fold = fold_record(target, events[target], known_at)
+        row = _state_row(fold)
+        before = old.get(target)
+        if before is not None and all(before[k] == v for k, v in row.items()):
+            continue
+        row["alert_key"] = before["alert_key"] if before else None
+        writes.append(row)
+        checks.append({"kind": "record", "key": target})
+        outcome.records += 1
+        if (before["issues"] if before else None) != row["issues"]:
+            outcome.issues_changed = True
+        previous = decode(before["record"]) if before and before["record"] else None
+        if previous is not None:
+            removed.append(previous)
+            outcome.companies.add(previous.company)
+            if previous.date <= day:
+                deal_deletes.append(target)
+        if fold.record is not None:
+            added.append(fold.record)
+            outcome.companies.add(fold.record.company)
+            if fold.record.date <= day:
+                deal_upserts.extend(deal_row(fold.record))
+    if not writes:
+        return outcome
+    await upsert(session, RecordState, writes, ["record_id"])
+    await write_deals(session, deal_deletes, deal_upserts)
+    await queue_series_changes(session, changes_of(removed, added))
+    if outcome.issues_changed:
+        checks.append({"kind": "issues", "key": "*"})
+    await add_checks(session, checks)
+    return outcome
+
+
+def deal_row(record) -> list[dict]:
+    """The `deals` row of a record, if it is a deal (the mapping the projector writes)."""
+    return [
+        {
+            "record_id": d.record_id,
+            "kind": d.kind,
+            "date": d.date,
+            "company": d.company,
+            "counterparties": json.dumps(list(d.counterparties)),
+            "amount_usd": d.amount_usd,
+            "reverse_acquihire": d.reverse_acquihire,
+            "source": d.source,
+        }
+        for d in deal_rows([record])
+    ]
+
+
+async def write_deals(session: AsyncSession, deletes: list[str], upserts: list[dict]) -> None:
+    keep = {r["record_id"] for r in upserts}
+    gone = [rid for rid in deletes if rid not in keep]
+    for part in chunks(gone):
+        await session.execute(delete(Deal).where(Deal.record_id.in_(part)))
+    await upsert(session, Deal, upserts, ["record_id"])
+
+
+async def queue_series_changes(session: AsyncSession, changes: Mapping[dt.date, DayTotals]) -> None:
+    rows = []
+    for day, change in sorted(changes.items()):
+        change.merge(DayTotals())  # drops zeroed providers and pairs
+        if not change.is_empty():
+            rows.append({"date": day, "totals": change.to_json()})
+    if rows:
+        await session.execute(insert(SeriesChange), rows)
+
+
+async def add_checks(session: AsyncSession, checks: list[dict]) -> None:
+    if checks:
+        stmt = dialect_insert(session, PendingCheck).on_conflict_do_nothing()
+        await session.execute(stmt, checks)

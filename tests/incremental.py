@@ -1,0 +1,79 @@
+"""Drive the incremental projection without Kafka: mirror events into SQL in batches (the
+worker's own functions), run projector ticks, and compare every table with `project()`."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+
+from alerts.rules_config import RulesConfig
+from projections.effective import LoggedEvent
+from projections.projection import project
+from services.audit.tables import TableCheck, check_tables
+from services.db.engine import make_async_engine, session_factory
+from services.db.log_mirror import Consumed, Message, write_events, write_registry
+from services.db.schema import upgrade
+from services.projection.batch import fold_batch
+from services.projector import Projector, load_registry
+from services.worker import decoded_row
+
+TOPIC = "deal-events"
+
+
+async def mirror(session, batch: Sequence[LoggedEvent], today: dt.date) -> None:
+    rows, events, messages, ends = [], [], [], {}
+    for logged in batch:
+        partition, offset = logged.position
+        value = logged.event.to_bytes()
+        row, event = decoded_row(TOPIC, partition, offset, value)
+        rows.append(row)
+        events.append(event)
+        messages.append(Message(TOPIC, partition, offset, value))
+        ends[partition] = max(ends.get(partition, 0), offset + 1)
+    consumed = [Consumed(TOPIC, p, n) for p, n in sorted(ends.items())]
+    await write_events(session, rows, consumed, messages)
+    await fold_batch(session, events, today)
+
+
+async def run_incremental(
+    url: str,
+    registry_rows: list[dict],
+    batches: Sequence[Sequence[LoggedEvent]],
+    day: dt.date,
+    rules: RulesConfig,
+    ticks: Sequence[bool] = (),
+    window_days: int = 365,
+    registry_updates: dict[int, list[dict]] | None = None,
+) -> list[TableCheck]:
+    """Mirror `batches` in order (a projector tick after batch i when `ticks[i]`, alerts only
+    at the end), then compare the tables with `project()` over every event."""
+    upgrade(url)
+    engine = make_async_engine(url)
+    try:
+        sessions = session_factory(engine)
+        projector = Projector(engine, rules)
+        async with sessions() as session, session.begin():
+            await write_registry(session, registry_rows, [], [])
+        updates = registry_updates or {}
+        for i, batch in enumerate(batches):
+            if i in updates:
+                async with sessions() as session, session.begin():
+                    await write_registry(session, updates[i], [], [])
+            async with sessions() as session, session.begin():
+                await mirror(session, batch, day)
+            if i < len(ticks) and ticks[i]:
+                await projector.run(day, window_days, record_alerts=False)
+        if len(batches) in updates:
+            async with sessions() as session, session.begin():
+                await write_registry(session, updates[len(batches)], [], [])
+        await projector.run(day, window_days, record_alerts=True)
+        events = [e for batch in batches for e in batch]
+        async with sessions() as session:
+            registry = await load_registry(session)
+            roles = {slug: e.role for slug, e in registry.items()}
+            projection = project(events, roles, day, window_days, rules.thresholds)
+            return await check_tables(
+                session, projection, registry, {e.event.event_id for e in events}
+            )
+    finally:
+        await engine.dispose()
