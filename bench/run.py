@@ -1,16 +1,19 @@
-"""Consumer throughput on one broker in one run: bare aiokafka, bare Faust, naive Faust table,
-and the dealwatch worker with its SQL writes. Prints and saves the figures.
+"""One run, one broker, one database: how fast dealwatch reads, folds and alerts, against the
+bare consumers and a peer. Prints each figure and saves `docs/bench/<date>-<database>.json`.
 
-    python -m bench.run [--records 100000] [--companies 10000] [--database sqlite|postgresql]
+    python -m bench.run [--records 1000000] [--companies 100000] [--database sqlite|URL]
+                        [--alerts 20] [--late-alerts 10]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import datetime as dt
 import json
 import os
 import platform
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -30,15 +33,19 @@ from services.kafka_local import ensure_broker
 from services.topics import DEAL_EVENTS
 from tests.synthetic import synthetic_records, write_jsonl, write_registry
 
-RESULTS = Path(__file__).resolve().parents[1] / "docs" / "benchmarks"
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "docs" / "bench"
+DAY = dt.date(2024, 12, 31)  # the synthetic feed spans 2023-2024
 
 
-async def bare_aiokafka(settings: Settings, topic: str, count: int) -> dict:
+def say(message: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
+
+
+async def bare_aiokafka(settings: Settings, topic: str, count: int) -> float:
     """The ceiling: getmany and json.loads, nothing else."""
     consumer = AIOKafkaConsumer(
-        **client_kwargs(settings),
-        enable_auto_commit=False,
-        max_partition_fetch_bytes=4 * 1024 * 1024,
+        **client_kwargs(settings), enable_auto_commit=False, max_partition_fetch_bytes=4 << 20
     )
     await consumer.start()
     try:
@@ -51,134 +58,275 @@ async def bare_aiokafka(settings: Settings, topic: str, count: int) -> dict:
                 for message in batch:
                     json.loads(message.value)
                 n += len(batch)
-        elapsed = time.perf_counter() - started
+        return n / (time.perf_counter() - started)
     finally:
         await consumer.stop()
-    return {"mode": "aiokafka", "records": n, "seconds": elapsed, "rate": n / elapsed}
 
 
-def faust_agent(mode: str, topic: str, count: int, env: dict, workdir: Path) -> dict:
+def child_rate(module: str, args: list[str], env: dict, workdir: Path) -> float | None:
+    """Run a reference consumer (`bench.faust_agents`, `bench.quix_app`); its printed rate."""
     done = subprocess.run(
-        [sys.executable, "-m", "bench.faust_agents", mode, topic, str(count)],
+        [sys.executable, "-m", module, *args],
         env=env,
         capture_output=True,
         text=True,
-        timeout=1800,
+        timeout=7200,
         cwd=workdir,
     )
     output = done.stdout + done.stderr  # Faust sends print() to its log (stderr)
-    lines = [
-        line[line.index('{"mode"') :].strip() for line in output.splitlines() if '{"mode"' in line
-    ]
+    lines = [line[line.index('{"mode"') :] for line in output.splitlines() if '{"mode"' in line]
     if not lines:
-        raise RuntimeError(
-            f"faust {mode} printed no result:\n{done.stdout[-2000:]}{done.stderr[-3000:]}"
-        )
-    return json.loads(lines[-1])
+        say(f"{module} printed no result:\n{output[-3000:]}")
+        return None
+    return json.loads(lines[-1])["rate"]
 
 
-def dealwatch_worker(settings: Settings, count: int, env: dict, log: Path) -> dict:
-    """`dealwatch worker` until SQL holds every event; the rate counts from the first row."""
-    upgrade(settings.database_url)
-    engine = make_sync_engine(settings.database_url)
-    worker_env = {
-        **env,
-        "DATABASE_URL": settings.database_url,
-        "DEALWATCH_TOPIC_PREFIX": settings.dealwatch_topic_prefix,
-    }
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "services", "worker", "-l", "warn"],
-            env=worker_env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    first = None
+class Workers:
+    """`dealwatch worker` processes of one consumer group on one database."""
+
+    def __init__(self, env: dict, count: int, log: Path) -> None:
+        self.processes = []
+        for i in range(count):
+            out = log.with_suffix(f".{i}.log").open("wb")
+            self.processes.append(
+                subprocess.Popen(
+                    [sys.executable, "-m", "services", "worker", "-l", "warn"],
+                    env=env,
+                    stdout=out,
+                    stderr=subprocess.STDOUT,
+                )
+            )
+
+    def alive(self) -> bool:
+        return all(p.poll() is None for p in self.processes)
+
+    def stop(self) -> list[float]:
+        """Stop them; the peak RSS (MB) of each, from the kernel's own accounting."""
+        peaks = []
+        for p in self.processes:
+            p.terminate()
+        for p in self.processes:
+            _, _, usage = os.wait4(p.pid, 0)
+            peaks.append(usage.ru_maxrss / 1024)
+        return peaks
+
+
+def count_rows(url: str, statement: str) -> int:
+    engine = make_sync_engine(url)
     try:
-        while True:
-            with engine.connect() as conn:
-                n = conn.execute(text("SELECT COUNT(*) FROM events")).scalar_one()
-            now = time.perf_counter()
-            if n and first is None:
-                first = (now, n)
-            if n >= count:
-                break
-            if process.poll() is not None:
-                raise RuntimeError(f"worker exited: {log.read_text()[-3000:]}")
-            time.sleep(0.2)
-        elapsed = now - first[0]
-        return {
-            "mode": f"dealwatch worker ({settings.database_url.split(':')[0]})",
-            "records": count - first[1],
-            "seconds": elapsed,
-            "rate": (count - first[1]) / elapsed,
-        }
+        with engine.connect() as conn:
+            return conn.execute(text(statement)).scalar_one()
     finally:
-        process.terminate()
-        process.wait(60)
         engine.dispose()
+
+
+def catch_up(url: str, workers: Workers, count: int, timeout: float = 7200) -> float:
+    """Records/s from the first mirrored (and folded) event to the last."""
+    first = None
+    started = time.monotonic()
+    while True:
+        n = count_rows(url, "SELECT COUNT(*) FROM events")
+        now = time.perf_counter()
+        if n and first is None:
+            first = (now, n)
+        if n >= count:
+            return (count - first[1]) / max(now - first[0], 1e-9)
+        if not workers.alive():
+            raise RuntimeError("a worker exited; see its log")
+        if time.monotonic() - started > timeout:
+            raise TimeoutError(f"workers read {n} of {count} events in {timeout:.0f}s")
+        time.sleep(0.2)
+
+
+def fresh_database(kind: str, workdir: Path, name: str) -> str:
+    if kind == "sqlite":
+        return f"sqlite:///{workdir / f'{name}.db'}"
+    from sqlalchemy import create_engine
+    from sqlalchemy.engine import make_url
+
+    database = f"bench_{name}_{uuid.uuid4().hex[:6]}"
+    admin = create_engine(
+        make_url(kind).set(drivername="postgresql+psycopg"), isolation_level="AUTOCOMMIT"
+    )
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{database}"'))
+    admin.dispose()
+    return make_url(kind).set(database=database).render_as_string(hide_password=False)
+
+
+async def alert_latencies(
+    settings: Settings, url: str, how_many: int, dated: dt.date
+) -> list[float]:
+    """Send one $3B round at a time through the log's idempotent producer (as `ingest` does,
+    without its start-up); ms from the send until its alert is in the outbox."""
+    from events.envelope import DealEvent
+    from events.records import parse_record
+    from services.producer import log_producer
+
+    engine = make_sync_engine(url)
+    query = text("SELECT COUNT(*) FROM alerts WHERE alert_key = :key")
+    latencies = []
+    async with log_producer(settings) as producer:
+        for i in range(how_many):
+            record = parse_record(
+                {
+                    "id": f"bench-alert-{dated}-{i}-{uuid.uuid4().hex[:6]}",
+                    "kind": "funding",
+                    "date": dated.isoformat(),
+                    "reported": DAY.isoformat(),
+                    "company": f"startup-{i:05d}",
+                    "amount_usd": 3e9,
+                    "investors": ["microsoft"],
+                }
+            )
+            key = {"key": f"mega_round:{record.company}:{record.id}"}
+            started = time.perf_counter()
+            await producer.send_and_wait(
+                settings.topic(DEAL_EVENTS),
+                DealEvent.of(record).to_bytes(),
+                key=record.company.encode(),
+            )
+            while True:
+                with engine.connect() as conn:
+                    if conn.execute(query, key).scalar_one():
+                        break
+                if time.perf_counter() - started > 120:
+                    raise TimeoutError(f"no alert for {record.id} in 120 s")
+                await asyncio.sleep(0.005)
+            latencies.append((time.perf_counter() - started) * 1000)
+            await asyncio.sleep(0.2)  # one at a time, as news arrives
+    engine.dispose()
+    return latencies
+
+
+def p(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def replay(env: dict) -> tuple[float, float]:
+    """`dealwatch replay`: seconds and peak RSS (MB)."""
+    started = time.perf_counter()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "services", "replay"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    _, status, usage = os.wait4(process.pid, 0)
+    if status != 0:
+        raise RuntimeError(f"replay failed: {process.stderr.read().decode()[-2000:]}")
+    return time.perf_counter() - started, usage.ru_maxrss / 1024
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--records", type=int, default=100_000)
-    parser.add_argument("--companies", type=int, default=10_000)
-    parser.add_argument(
-        "--database", default="sqlite", help="sqlite, or a PostgreSQL URL for the worker's tables"
-    )
+    parser.add_argument("--records", type=int, default=1_000_000)
+    parser.add_argument("--companies", type=int, default=100_000)
+    parser.add_argument("--database", default="sqlite", help="sqlite, or a PostgreSQL URL")
+    parser.add_argument("--alerts", type=int, default=20)
+    parser.add_argument("--late-alerts", type=int, default=10)
+    parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
     base = Settings()
     ensure_broker(base)
-    settings = base.model_copy(update={"dealwatch_topic_prefix": f"bench{uuid.uuid4().hex[:6]}."})
+    prefix = f"bench{uuid.uuid4().hex[:6]}."
+    settings = base.model_copy(update={"dealwatch_topic_prefix": prefix})
     workdir = Path(tempfile.mkdtemp(prefix="dealwatch-bench-"))
+    say(f"work files in {workdir}")
     feed = write_jsonl(synthetic_records(args.records, args.companies), workdir / "feed.jsonl")
     asyncio.run(ingest_registry(write_registry(workdir / "registry.csv"), settings))
     report = asyncio.run(ingest_feed([feed], settings))
-    print(
-        f"produced {report.accepted} records in {report.seconds:.1f}s "
-        f"({report.rate:,.0f}/s, idempotent producer, acks=all)"
-    )
+    say(f"produced {report.accepted} records ({report.rate:,.0f}/s)")
     topic = settings.topic(DEAL_EVENTS)
-    root = str(Path(__file__).resolve().parents[1])
     env = {
         **os.environ,
         "KAFKA_BOOTSTRAP_SERVERS": settings.kafka_bootstrap_servers,
-        "PYTHONPATH": root + os.pathsep + os.environ.get("PYTHONPATH", ""),
+        "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""),
         "DEALWATCH_HOME": str(workdir),
+        "DEALWATCH_TOPIC_PREFIX": prefix,
+        "DEALWATCH_TODAY": DAY.isoformat(),
     }
-    url = f"sqlite:///{workdir / 'bench.db'}" if args.database == "sqlite" else args.database
-    results = [asyncio.run(bare_aiokafka(settings, topic, args.records))]
-    print(results[-1])
-    for mode in ("bare", "table"):
-        results.append(faust_agent(mode, topic, args.records, env, workdir))
-        print(results[-1])
-    results.append(
-        dealwatch_worker(
-            settings.model_copy(update={"database_url": url}),
-            args.records,
-            env,
-            workdir / "worker.log",
-        )
+    result: dict = {}
+    result["ceiling_rps"] = asyncio.run(bare_aiokafka(settings, topic, args.records))
+    say(f"ceiling_rps {result['ceiling_rps']:,.0f}")
+    result["faust_bare_rps"] = child_rate(
+        "bench.faust_agents", ["bare", topic, str(args.records)], env, workdir
     )
-    print(results[-1])
-    bare = next(r["rate"] for r in results if r["mode"] == "bare")
-    summary = {
-        "when": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
-        "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python "
-        f"{platform.python_version()}",
+    say(f"faust_bare_rps {result['faust_bare_rps']}")
+    rss: dict[str, float] = {}
+    kind = "sqlite" if args.database == "sqlite" else "postgresql"
+    for n in (1, 2):
+        url = fresh_database(args.database, workdir, f"live{n}w")
+        upgrade(url)
+        worker_env = {**env, "DATABASE_URL": url, "DEALWATCH_GROUP": f"{prefix}bench-{n}w"}
+        workers = Workers(worker_env, n, workdir / f"worker-{n}w")
+        try:
+            result[f"live_rps_{n}w"] = catch_up(url, workers, args.records)
+            say(f"live_rps_{n}w {result[f'live_rps_{n}w']:,.0f}")
+            if n == 1:
+                from services.catchup import wait_until_caught_up
+                from services.db.engine import make_async_engine
+
+                async def settled(url=url) -> float:
+                    engine = make_async_engine(url)
+                    try:
+                        live = settings.model_copy(
+                            update={"database_url": url, "dealwatch_today": DAY}
+                        )
+                        return await wait_until_caught_up(engine, live, timeout=7200)
+                    finally:
+                        await engine.dispose()
+
+                say(f"alerts of the backlog derived in {asyncio.run(settled()):.1f}s more")
+                live = settings.model_copy(update={"database_url": url})
+                on_time = asyncio.run(alert_latencies(live, url, args.alerts, DAY))
+                late = asyncio.run(
+                    alert_latencies(live, url, args.late_alerts, DAY - dt.timedelta(days=300))
+                )
+                result["alert_latency_ms_p50"] = statistics.median(on_time)
+                result["alert_latency_ms_p99"] = p(on_time, 0.99)
+                result["late_alert_latency_ms_p99"] = p(late, 0.99)
+                say(
+                    f"alert latency ms: {sorted(round(x) for x in on_time)}; late: "
+                    f"{sorted(round(x) for x in late)}"
+                )
+                bench_db = url
+        finally:
+            peaks = workers.stop()
+        rss[f"worker_{n}w"] = max(peaks)
+    replay_env = {**env, "DATABASE_URL": bench_db}
+    seconds, rss["replay"] = replay(replay_env)
+    total = args.records + args.alerts + args.late_alerts
+    result["replay_rps"] = total / seconds
+    say(f"replay_rps {result['replay_rps']:,.0f} ({seconds:.1f}s)")
+    result["rss_mb"] = rss
+    try:
+        import quixstreams  # noqa: F401
+    except ImportError:
+        say("quix_stateful_rps: null (install the `bench` extra: pip install -e '.[bench]')")
+        result["quix_stateful_rps"] = None
+    else:
+        result["quix_stateful_rps"] = child_rate(
+            "bench.quix_app", [topic, str(args.records)], env, workdir
+        )
+    commit = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT
+    ).stdout.strip()
+    result |= {
         "records": args.records,
         "companies": args.companies,
-        "producer_rate": report.rate,
-        "results": results,
-        "worker_vs_bare_faust": results[-1]["rate"] / bare,
+        "database": kind,
+        "commit": commit or None,
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python "
+        f"{platform.python_version()}",
     }
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    out = RESULTS / f"consumers-{time.strftime('%Y%m%d-%H%M%S')}.json"
-    out.write_text(json.dumps(summary, indent=2))
-    print(f"\n{'consumer':<32}{'records/s':>12}{'vs bare Faust':>16}")
-    for r in results:
-        print(f"{r['mode']:<32}{r['rate']:>12,.0f}{r['rate'] / bare:>15.0%}")
-    print(f"saved {out}")
+    args.out.mkdir(parents=True, exist_ok=True)
+    out = args.out / f"{dt.date.today().isoformat()}-{kind}.json"
+    out.write_text(json.dumps(result, indent=2) + "\n")
+    print(json.dumps(result, indent=2))
+    say(f"saved {out}")
+    say(f"bench database (replay --verify it): DATABASE_URL={bench_db}")
 
 
 if __name__ == "__main__":

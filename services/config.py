@@ -31,6 +31,7 @@ class Settings(BaseSettings):
     kafka_ssl_cafile: Path | None = None
 
     dealwatch_topic_prefix: str = ""
+    dealwatch_group: str | None = None  # the workers' consumer group; default from the prefix
     dealwatch_partitions: int = Field(default=6, ge=1)
     dealwatch_home: Path = Field(default_factory=default_home)
     dealwatch_kafka_version: str = "4.4.0"
@@ -38,7 +39,7 @@ class Settings(BaseSettings):
     dealwatch_today: dt.date | None = None
     dealwatch_window_days: int = Field(default=365, ge=1)
     dealwatch_projection_interval: float = Field(default=1.0, gt=0)
-    dealwatch_backlog_projection_interval: float = Field(default=60.0, ge=0)
+    dealwatch_backlog_projection_interval: float = Field(default=5.0, ge=0)
 
     dealwatch_reevaluate_cron: str = "5 0 * * *"
     dealwatch_digest_cron: str = "0 8 * * mon"
@@ -66,6 +67,10 @@ class Settings(BaseSettings):
     def topic(self, name: str) -> str:
         """The full name of a project topic, with the configured prefix."""
         return f"{self.dealwatch_topic_prefix}{name}"
+
+    def group_id(self) -> str:
+        """The workers' consumer group (Faust's app id): `DEALWATCH_GROUP`, else the prefix's."""
+        return self.dealwatch_group or f"{self.dealwatch_topic_prefix}dealwatch-worker"
 
     def today(self) -> dt.date:
         """The evaluation day: `DEALWATCH_TODAY` when pinned, else the UTC calendar day."""

@@ -26,7 +26,7 @@ log = logging.getLogger("dealwatch.offsets")
 
 def group_id(settings: Settings) -> str:
     """The worker's consumer group (Faust's app id)."""
-    return f"{settings.dealwatch_topic_prefix}dealwatch-worker"
+    return settings.group_id()
 
 
 async def align_group_offsets(settings: Settings, engine: AsyncEngine) -> dict[str, int]:

@@ -79,12 +79,13 @@ class Projector:
         record_alerts: bool = True,
         force: bool = False,
         now: dt.datetime | None = None,
+        count: bool = False,
     ) -> ProjectionOutcome:
         """Merge, follow the day and the registry, and (with `record_alerts`, once the log is
         read) derive alerts for what changed. Alerts wait while a backlog is read, so that
         half a backlog never fires what the whole does not imply."""
         try:
-            return await self._run(evaluation_day, window_days, record_alerts, force, now)
+            return await self._run(evaluation_day, window_days, record_alerts, force, now, count)
         except BaseException:
             self.merger.state = None  # the cached totals may be ahead of a rolled-back merge
             raise
@@ -96,6 +97,7 @@ class Projector:
         record_alerts: bool,
         force: bool,
         now: dt.datetime | None,
+        count: bool,
     ) -> ProjectionOutcome:
         started = time.perf_counter()
         now = now or dt.datetime.now(dt.UTC)
@@ -131,9 +133,11 @@ class Projector:
             changed = changed or checked
         if not changed:
             return ProjectionOutcome(True, evaluation_day, state.log_version)
-        async with sessions() as session:
-            records = await session.scalar(select(func.count()).select_from(RecordState))
-            watch = await session.scalar(select(func.count()).select_from(Watchlist))
+        records = watch = 0
+        if count:  # a full count of big tables: for tools, not the live path
+            async with sessions() as session:
+                records = await session.scalar(select(func.count()).select_from(RecordState))
+                watch = await session.scalar(select(func.count()).select_from(Watchlist))
         return ProjectionOutcome(
             False,
             evaluation_day,

@@ -8,6 +8,8 @@ assigned, and the projector recomputes global numbers from SQL under a lock (see
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import ssl
 import time
@@ -19,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from alerts.rules_config import RulesConfig, load_rules
 from events.envelope import DealEvent
+from projections.effective import LoggedEvent
 from projections.record_fold import target_of
 from services.catchup import LogEnds, lag
 from services.config import Settings, get_settings
@@ -31,7 +34,7 @@ from services.topics import COMPANIES, DEAL_EVENTS
 log = logging.getLogger("dealwatch.worker")
 
 BATCH_SIZE = 2_000
-BATCH_WITHIN = 0.5
+BATCH_WITHIN = 0.1  # a trickle of live events waits at most this long for its batch
 
 
 def event_row(topic: str, partition: int, offset: int, value: bytes) -> dict[str, Any]:
@@ -98,6 +101,24 @@ class Projections:
         self._projector: Projector | None = None
         self.log_ends = LogEnds(settings)
         self.last_projection = 0.0
+        self._wake: asyncio.Event | None = None
+
+    @property
+    def wake(self) -> asyncio.Event:
+        """Set by each mirrored batch: the projector runs at once rather than at its next tick."""
+        if self._wake is None:  # created inside the worker's event loop
+            self._wake = asyncio.Event()
+        return self._wake
+
+    async def keep_projected(self) -> None:
+        """Project after every mirrored batch, and every projection interval regardless."""
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(
+                    self.wake.wait(), self.settings.dealwatch_projection_interval
+                )
+            self.wake.clear()
+            await self.project()
 
     @property
     def engine(self) -> AsyncEngine:
@@ -118,7 +139,7 @@ class Projections:
             try:
                 row, event = decoded_row(m.topic, m.partition, m.offset, m.value)
                 rows.append(row)
-                decoded.append(event)
+                decoded.append(LoggedEvent(event, (m.partition, m.offset)))
             except ValueError as error:  # not written by dealwatch's ingest: keep going
                 log.error(
                     "skipped undecodable event at %s[%s]@%s: %s",
@@ -134,6 +155,7 @@ class Projections:
         async with session_factory(self.engine)() as session, session.begin():
             await write_events(session, rows, consumed_positions(events), messages)
             await fold_batch(session, decoded, self.settings.today())
+        self.wake.set()
 
     async def mirror_registry(self, events: Sequence[faust.types.EventT]) -> None:
         latest: dict[str, dict | None] = {}
@@ -144,6 +166,7 @@ class Projections:
         removed = [slug for slug, row in latest.items() if row is None]
         async with session_factory(self.engine)() as session, session.begin():
             await write_registry(session, entries, removed, consumed_positions(events))
+        self.wake.set()
 
     async def project(self) -> None:
         s = self.settings
@@ -163,13 +186,11 @@ class Projections:
             return
         if not outcome.skipped:
             log.info(
-                "projected %d events as of %s in %.2fs: %d series rows, %d on the "
-                "watchlist, %d new alerts%s",
-                outcome.events,
+                "projected as of %s in %.2fs: %d series rows rewritten of %d, %d new alerts%s",
                 outcome.evaluation_day,
                 outcome.seconds,
+                outcome.rows_written,
                 outcome.series_rows,
-                outcome.watchlist,
                 outcome.alerts_added,
                 f" (alerts wait: {behind} messages still to read)" if behind else "",
             )
@@ -190,7 +211,7 @@ def create_app(settings: Settings | None = None) -> faust.App:
     projections = Projections(settings, rules)
     servers = [f"kafka://{h.strip()}" for h in settings.kafka_bootstrap_servers.split(",")]
     app = faust.App(
-        f"{settings.dealwatch_topic_prefix}dealwatch-worker",
+        settings.group_id(),
         broker=servers,
         broker_credentials=_credentials(settings),
         store="memory://",
@@ -220,9 +241,9 @@ def create_app(settings: Settings | None = None) -> faust.App:
         async for batch in stream.take_events(BATCH_SIZE, within=BATCH_WITHIN):
             await projections.mirror_registry(batch)
 
-    @app.timer(interval=settings.dealwatch_projection_interval)
+    @app.task
     async def keep_projected() -> None:
-        await projections.project()
+        await projections.keep_projected()
 
     @app.on_before_shutdown.connect
     async def close_clients(app: faust.App, **_: object) -> None:

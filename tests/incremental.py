@@ -27,7 +27,7 @@ async def mirror(session, batch: Sequence[LoggedEvent], today: dt.date) -> None:
         value = logged.event.to_bytes()
         row, event = decoded_row(TOPIC, partition, offset, value)
         rows.append(row)
-        events.append(event)
+        events.append(LoggedEvent(event, logged.position))
         messages.append(Message(TOPIC, partition, offset, value))
         ends[partition] = max(ends.get(partition, 0), offset + 1)
     consumed = [Consumed(TOPIC, p, n) for p, n in sorted(ends.items())]

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import itertools
 import json
 import random
 import uuid
@@ -79,7 +80,7 @@ def records(draw, index: int) -> dict:
 
 @st.composite
 def corrections(draw, targets: list[str], index: int) -> dict:
-    target = draw(st.sampled_from(targets + ["missing"]))
+    target = draw(st.sampled_from([*targets, "missing"]))
     correction = {
         "id": f"c{index}",
         "kind": "correction",
@@ -116,7 +117,7 @@ def logs(draw):
         offsets[partition] += 1
     cuts = sorted(set(draw(st.lists(st.integers(1, max(1, len(logged) - 1)), max_size=8))))
     bounds = [0, *cuts, len(logged)]
-    batches = [logged[a:b] for a, b in zip(bounds, bounds[1:], strict=False) if a < b]
+    batches = [logged[a:b] for a, b in itertools.pairwise(bounds) if a < b]
     ticks = draw(st.lists(st.booleans(), min_size=len(batches), max_size=len(batches)))
     roles = {s: "startup" for s in STARTUPS} | {"fund": "investor", "angel": "investor"}
     roles |= {i: "incumbent" for i in INCUMBENTS}

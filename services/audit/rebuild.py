@@ -8,6 +8,7 @@ import datetime as dt
 from collections.abc import Callable
 
 from alerts.rules_config import RulesConfig
+from projections.effective import LoggedEvent
 from services.catchup import end_offsets
 from services.config import Settings
 from services.db.engine import make_async_engine, session_factory
@@ -19,7 +20,7 @@ from services.projector import ProjectionOutcome, Projector
 from services.topics import COMPANIES, DEAL_EVENTS
 from services.worker import decoded_row, registry_row
 
-BATCH = 2_000
+BATCH = 5_000
 
 
 async def messages_in_log(settings: Settings) -> int:
@@ -43,7 +44,11 @@ async def rebuild(
         await _mirror_registry(settings, engine, advance)
         await _mirror_events(settings, engine, known_at, evaluation_day, advance)
         return await Projector(engine, rules).run(
-            evaluation_day, settings.dealwatch_window_days, record_alerts=True, force=True
+            evaluation_day,
+            settings.dealwatch_window_days,
+            record_alerts=True,
+            force=True,
+            count=True,
         )
     finally:
         await engine.dispose()
@@ -75,7 +80,7 @@ async def _mirror_events(settings, engine, known_at, evaluation_day, advance) ->
             row = None  # undecodable: chained and counted, not mirrored (as the worker does)
         if row is not None and (known_at is None or row["reported"] <= known_at):
             rows.append(row)
-            decoded.append(event)
+            decoded.append(LoggedEvent(event, (m.partition, m.offset)))
         if len(messages) >= BATCH:
             await flush()
     if messages:

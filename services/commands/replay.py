@@ -56,6 +56,9 @@ def replay(
     if db is not None:
         _rebuild_into(settings, db, rules, day, known)
         return
+    if output is None and not verify:
+        _replay_bounded(settings, rules, day, known)
+        return
     snapshot = asyncio.run(read_log(settings))
     roles = {slug: c.role for slug, c in snapshot.registry.items()}
     projection = project(
@@ -90,6 +93,54 @@ def replay(
     if verify:
         log_event_ids = {e.event.event_id for e in snapshot.events}
         _verify(settings, projection, digest, day, known, snapshot.registry, log_event_ids)
+
+
+def _replay_bounded(settings, rules, day: dt.date, known: dt.date | None) -> None:
+    """The log folded by the worker's incremental code into a scratch SQLite database: memory
+    stays bounded whatever the log's length (`--output`/`--verify` hold the whole log)."""
+    import tempfile
+
+    from sqlalchemy import func, select
+
+    from services.audit.rebuild import messages_in_log
+    from services.db.models import Alert, Consolidation, Watchlist
+
+    total = asyncio.run(messages_in_log(settings))
+    with tempfile.TemporaryDirectory(prefix="dealwatch-replay-") as scratch:
+        url = f"sqlite:///{scratch}/replay.db"
+        outcome = asyncio.run(_rebuild_with_progress(settings, url, rules, day, known, total))
+
+        async def summary(session):
+            last = await session.scalar(
+                select(Consolidation).order_by(Consolidation.as_of.desc()).limit(1)
+            )
+            watch = (await session.execute(select(Watchlist.company, Watchlist.status))).all()
+            alerts = await session.scalar(select(func.count()).select_from(Alert))
+            return last, watch, alerts
+
+        last, watch, alerts = asyncio.run(in_session(url, summary))
+    table = Table(
+        title=f"replay as of {day}" + (f", known at {known}" if known else ""), show_header=False
+    )
+    table.add_row("messages read", str(total))
+    table.add_row("records", str(outcome.events))
+    table.add_row("series rows", str(outcome.series_rows))
+    if last:
+        table.add_row("index / hhi", f"{last.idx:.1f} / {last.hhi}")
+    table.add_row("watchlist", ", ".join(f"{c} ({s})" for c, s in sorted(watch)[:20]) or "-")
+    table.add_row("alerts implied", str(alerts))
+    console.print(table)
+
+
+async def _rebuild_with_progress(settings, url, rules, day, known, total):
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    from services.audit.rebuild import rebuild
+
+    columns = (TextColumn("replaying the log"), BarColumn(), MofNCompleteColumn())
+    with Progress(*columns, console=console, transient=True) as progress:
+        task = progress.add_task("messages", total=total)
+        return await rebuild(settings, url, rules, day, known, lambda n: progress.advance(task, n))
 
 
 def _rebuild_into(settings, url: str, rules, day: dt.date, known: dt.date | None) -> None:

@@ -9,7 +9,7 @@ from collections.abc import Iterable
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from events.envelope import DealEvent
+from projections.effective import LoggedEvent
 from projections.record_fold import target_of
 from services.db.log_mirror import dialect_insert
 from services.db.models import ProjectionState
@@ -34,14 +34,18 @@ async def evaluation_day(session: AsyncSession, today: dt.date) -> dt.date:
 
 
 async def fold_batch(
-    session: AsyncSession, events: Iterable[DealEvent], today: dt.date
+    session: AsyncSession, events: Iterable[LoggedEvent], today: dt.date
 ) -> FoldOutcome:
-    """Fold the records `events` concern and refresh their companies."""
-    decoded = {e.event_id: e for e in events}
-    if not decoded:
+    """Fold the records a mirrored batch concerns and refresh their companies."""
+    batch: dict[str, LoggedEvent] = {}
+    for logged in events:  # the earliest copy of each event in the batch
+        seen = batch.get(logged.event.event_id)
+        if seen is None or logged.position < seen.position:
+            batch[logged.event.event_id] = logged
+    if not batch:
         return FoldOutcome()
     day = await evaluation_day(session, today)
-    targets = {target_of(e.record) for e in decoded.values()}
-    outcome = await fold_targets(session, targets, day, decoded)
+    targets = {target_of(e.event.record) for e in batch.values()}
+    outcome = await fold_targets(session, targets, day, batch)
     await refresh_companies(session, outcome.companies, day)
     return outcome

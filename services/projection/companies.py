@@ -40,9 +40,11 @@ async def refresh_companies(session: AsyncSession, slugs: set[str], day: dt.date
         return 0
     await lock_companies(session, ordered)
     records: dict[str, list[FeedRecord]] = defaultdict(list)
-    registry: dict[str, RegistryEntry] = {}
+    registry: dict[str, tuple] = {}
     before: dict[str, tuple[str, str]] = {}
     c = RecordState.__table__.c
+    r = RegistryEntry.__table__.c
+    k = CompanyState.__table__.c
     for part in chunks(ordered):
         rows = await session.execute(
             select(c.company, c.record).where(
@@ -51,10 +53,12 @@ async def refresh_companies(session: AsyncSession, slugs: set[str], day: dt.date
         )
         for company, text in rows:
             records[company].append(decode(text))
-        entries = await session.execute(select(RegistryEntry).where(RegistryEntry.slug.in_(part)))
-        registry.update({e.slug: e for e in entries.scalars()})
-        states = await session.execute(select(CompanyState).where(CompanyState.slug.in_(part)))
-        before.update({s.slug: (s.status, s.basis) for s in states.scalars()})
+        entries = await session.execute(
+            select(r.slug, r.name, r.role, r.country).where(r.slug.in_(part))
+        )
+        registry.update({slug: (name, role, country) for slug, name, role, country in entries})
+        states = await session.execute(select(k.slug, k.status, k.basis).where(k.slug.in_(part)))
+        before.update({slug: (status, basis) for slug, status, basis in states})
     watch, gone_watch, company_rows, gone_companies, states, checks = [], [], [], [], [], []
     for slug in ordered:
         own = records.get(slug, [])
@@ -76,13 +80,13 @@ async def refresh_companies(session: AsyncSession, slugs: set[str], day: dt.date
         if not facts:
             gone_companies.append(slug)
         for f in facts:
-            entry = registry.get(slug)
+            name, role, country = registry.get(slug, (None, None, None))
             company_rows.append(
                 {
                     "slug": slug,
-                    "name": entry.name if entry else None,
-                    "role": entry.role if entry else None,
-                    "country": entry.country if entry else None,
+                    "name": name,
+                    "role": role,
+                    "country": country,
                     "total_raised_usd": f.total_raised_usd,
                     "last_valuation_usd": f.last_valuation_usd,
                     "status": f.status,

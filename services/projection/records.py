@@ -43,10 +43,11 @@ def chunks(items: list, size: int = CHUNK) -> Iterable[list]:
 
 
 async def events_of(
-    session: AsyncSession, targets: list[str], decoded: Mapping[str, DealEvent]
+    session: AsyncSession, targets: list[str], batch: Mapping[str, LoggedEvent]
 ) -> dict[str, list[LoggedEvent]]:
     """Every mirrored event of each target record, at its first position in the log."""
     found: dict[str, list[LoggedEvent]] = {t: [] for t in targets}
+    decoded = {event_id: logged.event for event_id, logged in batch.items()}
     t = Event.__table__.c
     for part in chunks(targets):
         rows = await session.execute(
@@ -104,7 +105,7 @@ async def fold_targets(
     deal_upserts: list[dict] = []
     deal_deletes: list[str] = []
     for target in targets:
-        fold = fold_record(target, events[target], known_at)
+        fold = fold_record(target, events.get(target, []), known_at)
         row = _state_row(fold)
         before = old.get(target)
         if before is not None and all(before[k] == v for k, v in row.items()):
@@ -169,7 +170,7 @@ async def queue_series_changes(session: AsyncSession, changes: Mapping[dt.date, 
         if not change.is_empty():
             rows.append({"date": day, "totals": change.to_json()})
     if rows:
-        await session.execute(insert(SeriesChange), rows)
+        await session.execute(insert(SeriesChange.__table__), rows)
 
 
 async def add_checks(session: AsyncSession, checks: list[dict]) -> None:

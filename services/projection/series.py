@@ -157,4 +157,4 @@ class SeriesMerger:
             for name, capital in r.by_incumbent
         ]
         if breakdown:
-            await session.execute(insert(ConsolidationByIncumbent), breakdown)
+            await session.execute(insert(ConsolidationByIncumbent.__table__), breakdown)

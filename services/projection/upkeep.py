@@ -107,7 +107,8 @@ async def rewrite_issues(session: AsyncSession, force: bool = False) -> bool:
     await session.execute(delete(ProjectionIssue))
     if found:
         await session.execute(
-            insert(ProjectionIssue), [{"seq": i, "message": m} for i, (_, m) in enumerate(found)]
+            insert(ProjectionIssue.__table__),
+            [{"seq": i, "message": m} for i, (_, m) in enumerate(found)],
         )
     return True
 
