@@ -53,7 +53,9 @@ def main() -> None:
 
         @app.agent(topic)
         async def bare(stream):
-            async for batch in stream.take(2000, within=0.5):
+            size = int(os.environ.get("BENCH_TAKE", "2000"))
+            within = float(os.environ.get("BENCH_WITHIN", "0.5"))
+            async for batch in stream.take(size, within=within):
                 if not seen["first"]:
                     seen["first"] = time.perf_counter()
                 for value in batch:

@@ -18,11 +18,17 @@ from services.topics import COMPANIES, DEAL_EVENTS
 
 
 class LogEnds:
-    """A long-lived client asking the broker where the consumed topics end."""
+    """A long-lived client asking the broker where the consumed topics end. The partitions
+    are looked up at most once a minute: a full metadata fetch costs far more than the end
+    offsets on a broker with many topics, and the worker asks after every batch."""
+
+    PARTITIONS_TTL = 60.0
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.consumer: AIOKafkaConsumer | None = None
+        self._partitions: list[TopicPartition] = []
+        self._looked_up = 0.0
 
     async def offsets(self) -> dict[tuple[str, int], int]:
         """The next offset to be written in every partition of the consumed topics."""
@@ -32,12 +38,14 @@ class LogEnds:
             )
             await self.consumer.start()
         s = self.settings
-        tps = [
-            TopicPartition(topic, p)
-            for topic in (s.topic(DEAL_EVENTS), s.topic(COMPANIES))
-            for p in await topic_partitions(self.consumer, topic)
-        ]
-        ends = await self.consumer.end_offsets(tps)
+        if time.monotonic() - self._looked_up > self.PARTITIONS_TTL or not self._partitions:
+            self._partitions = [
+                TopicPartition(topic, p)
+                for topic in (s.topic(DEAL_EVENTS), s.topic(COMPANIES))
+                for p in await topic_partitions(self.consumer, topic)
+            ]
+            self._looked_up = time.monotonic()
+        ends = await self.consumer.end_offsets(self._partitions)
         return {(tp.topic, tp.partition): offset for tp, offset in ends.items()}
 
     async def close(self) -> None:

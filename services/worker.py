@@ -133,6 +133,7 @@ class Projections:
             await self._engine.dispose()
 
     async def mirror_events(self, events: Sequence[faust.types.EventT]) -> None:
+        started = time.perf_counter()
         rows, decoded = [], []
         for e in events:
             m = e.message
@@ -156,6 +157,9 @@ class Projections:
             await write_events(session, rows, consumed_positions(events), messages)
             await fold_batch(session, decoded, self.settings.today())
         self.wake.set()
+        log.debug(
+            "mirrored and folded %d events in %.3fs", len(events), time.perf_counter() - started
+        )
 
     async def mirror_registry(self, events: Sequence[faust.types.EventT]) -> None:
         latest: dict[str, dict | None] = {}
