@@ -101,14 +101,26 @@ class Workers:
         return all(p.poll() is None for p in self.processes)
 
     def stop(self) -> list[float]:
-        """Stop them; the peak RSS (MB) of each, from the kernel's own accounting."""
-        peaks = []
+        """Stop them; the peak RSS (MB) of each (VmHWM, read just before they stop)."""
+        peaks = [peak_rss_mb(p.pid) for p in self.processes]
         for p in self.processes:
             p.terminate()
         for p in self.processes:
-            _, _, usage = os.wait4(p.pid, 0)
-            peaks.append(usage.ru_maxrss / 1024)
+            p.wait(120)
         return peaks
+
+
+def peak_rss_mb(pid: int) -> float:
+    """The process's peak resident set (VmHWM), in MB. Not `wait4`'s ru_maxrss: on Linux a
+    child's starts from its parent's at fork, and this parent holds the synthetic feed."""
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except FileNotFoundError:
+        pass
+    return 0.0
 
 
 def count_rows(url: str, statement: str) -> int:
@@ -207,16 +219,21 @@ def p(values: list[float], q: float) -> float:
 def replay(env: dict) -> tuple[float, float]:
     """`dealwatch replay`: seconds and peak RSS (MB)."""
     started = time.perf_counter()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "services", "replay"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    _, status, usage = os.wait4(process.pid, 0)
-    if status != 0:
-        raise RuntimeError(f"replay failed: {process.stderr.read().decode()[-2000:]}")
-    return time.perf_counter() - started, usage.ru_maxrss / 1024
+    with tempfile.TemporaryFile() as errors:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "services", "replay"],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=errors,
+        )
+        peak = 0.0
+        while process.poll() is None:  # VmHWM only grows: the last reading is the peak
+            peak = max(peak, peak_rss_mb(process.pid))
+            time.sleep(0.2)
+        if process.returncode != 0:
+            errors.seek(0)
+            raise RuntimeError(f"replay failed: {errors.read().decode()[-2000:]}")
+    return time.perf_counter() - started, peak
 
 
 def main() -> None:

@@ -91,8 +91,11 @@ def replay(
     for problem in snapshot.undecodable:
         console.print(f"[yellow]undecodable:[/] {problem}")
     if verify:
-        log_event_ids = {e.event.event_id for e in snapshot.events}
-        _verify(settings, projection, digest, day, known, snapshot.registry, log_event_ids)
+        first: dict[str, tuple[int, int]] = {}
+        for e in snapshot.events:
+            if e.event.event_id not in first or e.position < first[e.event.event_id]:
+                first[e.event.event_id] = e.position
+        _verify(settings, projection, digest, day, known, snapshot.registry, first)
 
 
 def _replay_bounded(settings, rules, day: dt.date, known: dt.date | None) -> None:
@@ -188,33 +191,42 @@ def _verify(
     day: dt.date,
     known: dt.date | None,
     registry,
-    log_event_ids: set[str],
+    first_positions: dict[str, tuple[int, int]],
 ) -> None:
-    from alerts.rules_config import load_rules
-    from services.db.mirror_reader import load_log
+    """The mirror and registry against the log, then every table against `projection`."""
+    log_event_ids = set(first_positions)
+    from sqlalchemy import select
+
+    from services.db.models import Event
     from services.projector import load_registry
 
     async def from_sql(session):
-        return (
-            await session.get(ProjectionState, 1),
-            await load_log(session),
-            await load_registry(session),
-        )
+        positions = {
+            event_id: (partition, offset)
+            async for event_id, partition, offset in await session.stream(
+                select(Event.event_id, Event.partition, Event.offset)
+            )
+        }
+        return await session.get(ProjectionState, 1), positions, await load_registry(session)
 
-    state, log, registry = asyncio.run(in_session(settings.database_url, from_sql))
-    roles = {slug: e.role for slug, e in registry.items()}
-    rebuilt = project(
-        log,
-        roles,
-        day,
-        projection.window_days,
-        load_rules(settings.dealwatch_rules_file, settings.slack_default_channel).thresholds,
-        known,
-    )
-    same_bytes = rebuilt.to_json() == projection.to_json()
+    state, mirrored, sql_registry = asyncio.run(in_session(settings.database_url, from_sql))
+    same_events = mirrored == first_positions
     console.print(
-        f"SQL mirror recomputed: {'[green]identical bytes' if same_bytes else '[red]DIFFERENT'}"
+        "SQL mirror against the log (event ids at their first offsets): "
+        + (
+            "[green]the same"
+            if same_events
+            else f"[red]DIFFERENT ({_event_diff(mirrored, first_positions)})"
+        )
     )
+    same_registry = {s: (e.name, e.role, e.country) for s, e in sql_registry.items()} == {
+        s: (c.name, c.role, c.country) for s, c in registry.items()
+    }
+    console.print(
+        "SQL registry against the companies topic: "
+        + ("[green]the same" if same_registry else "[red]DIFFERENT")
+    )
+    same_bytes = same_events and same_registry
     tables_match = True
     if known is not None or state is None or state.evaluation_day != day:
         console.print(
@@ -226,6 +238,13 @@ def _verify(
         tables_match = _verify_tables(settings, projection, registry, log_event_ids)
     if not (same_bytes and tables_match):
         raise typer.Exit(3)
+
+
+def _event_diff(mirrored: dict, logged: dict) -> str:
+    missing = len(logged.keys() - mirrored.keys())
+    extra = len(mirrored.keys() - logged.keys())
+    moved = sum(1 for k in mirrored.keys() & logged.keys() if mirrored[k] != logged[k])
+    return f"{missing} not mirrored, {extra} not in the log, {moved} at another offset"
 
 
 def _verify_tables(settings, projection, registry, log_event_ids: set[str]) -> bool:
