@@ -78,12 +78,9 @@ def replay(
         table.add_row("index / hhi", f"{last.idx:.1f} / {last.hhi}")
     table.add_row(
         "watchlist",
-        ", ".join(
-            f"{s.company} ({s.status})"
-            for s in projection.watchlist
-            if s.status in ("critical", "watch")
-        )
-        or "-",
+        watchlist_line(
+            [(s.company, s.status) for s in projection.watchlist if s.status in WATCHED]
+        ),
     )
     table.add_row("alerts implied", str(len(projection.alerts)))
     table.add_row("sha256", digest)
@@ -130,7 +127,7 @@ def _replay_bounded(settings, rules, day: dt.date, known: dt.date | None) -> Non
     table.add_row("series rows", str(outcome.series_rows))
     if last:
         table.add_row("index / hhi", f"{last.idx:.1f} / {last.hhi}")
-    table.add_row("watchlist", ", ".join(f"{c} ({s})" for c, s in sorted(watch)[:20]) or "-")
+    table.add_row("watchlist", watchlist_line([(c, s) for c, s in watch if s in WATCHED]))
     table.add_row("alerts implied", str(alerts))
     console.print(table)
 
@@ -167,6 +164,18 @@ def _rebuild_into(settings, url: str, rules, day: dt.date, known: dt.date | None
         "(none sent)"
     )
     console.print(f'query it: dealwatch sql --database-url "{redact(url)}" "SELECT ..."')
+
+
+WATCHED = ("critical", "watch")
+SHOWN = 20
+
+
+def watchlist_line(pairs: list[tuple[str, str]]) -> str:
+    """The first companies on the watchlist, and how many more (`dealwatch sql` lists all)."""
+    pairs = sorted(pairs)
+    shown = ", ".join(f"{c} ({s})" for c, s in pairs[:SHOWN]) or "-"
+    more = len(pairs) - SHOWN
+    return shown + (f", … and {more:,} more (SELECT * FROM watchlist)" if more > 0 else "")
 
 
 def digest_of(projection) -> str:
