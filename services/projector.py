@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from alerts.rules_config import RulesConfig
 from services.db.engine import session_factory
 from services.db.log_mirror import lock_state
-from services.db.models import Consolidation, ProjectionState, RegistryEntry, Watchlist
+from services.db.models import ProjectionState, RegistryEntry, Watchlist
 from services.db.state_models import PendingCheck, RecordState
 from services.projection import alerting
 from services.projection.series import SeriesMerger
@@ -219,5 +219,3 @@ async def run_projection(
     """One projection with a fresh projector (tools and tests; workers keep a `Projector`)."""
     return await Projector(engine, rules).run(evaluation_day, window_days, **options)
 
-
-__all__ = ["Consolidation", "ProjectionOutcome", "Projector", "pending_work", "run_projection"]

@@ -44,9 +44,11 @@ async def run_incremental(
     ticks: Sequence[bool] = (),
     window_days: int = 365,
     registry_updates: dict[int, list[dict]] | None = None,
+    tick_day: dt.date | None = None,
 ) -> list[TableCheck]:
-    """Mirror `batches` in order (a projector tick after batch i when `ticks[i]`, alerts only
-    at the end), then compare the tables with `project()` over every event."""
+    """Mirror `batches` in order (a projector tick after batch i when `ticks[i]`, as of
+    `tick_day` when given: the evaluation day then moves to `day`; alerts only at the end),
+    then compare the tables with `project()` over every event as of `day`."""
     upgrade(url)
     engine = make_async_engine(url)
     try:
@@ -62,7 +64,7 @@ async def run_incremental(
             async with sessions() as session, session.begin():
                 await mirror(session, batch, day)
             if i < len(ticks) and ticks[i]:
-                await projector.run(day, window_days, record_alerts=False)
+                await projector.run(tick_day or day, window_days, record_alerts=False)
         if len(batches) in updates:
             async with sessions() as session, session.begin():
                 await write_registry(session, updates[len(batches)], [], [])

@@ -1,6 +1,7 @@
 """The incremental tables equal `project()` on the same log, row for row (spec §2-§5), for
 random logs: arrival orders, duplicates, late events, corrections, retractions, registry
-changes; on SQLite and on PostgreSQL (the real databases, no broker needed at this level)."""
+changes, an evaluation day that moves; on SQLite and on PostgreSQL (the real databases; no
+broker is needed at this level)."""
 
 from __future__ import annotations
 
@@ -122,7 +123,8 @@ def logs(draw):
     roles = {s: "startup" for s in STARTUPS} | {"fund": "investor", "angel": "investor"}
     roles |= {i: "incumbent" for i in INCUMBENTS}
     flip = draw(st.sampled_from([None, "bigco", "fund"]))  # a role change between batches
-    return batches, ticks, roles, flip, draw(st.integers(0, len(batches)))
+    shift = draw(st.sampled_from([0, 0, -40, 25]))  # the evaluation day moves at the end
+    return batches, ticks, roles, flip, draw(st.integers(0, len(batches))), shift
 
 
 def _registry(roles: dict[str, str]) -> list[dict]:
@@ -137,7 +139,7 @@ def _assert_equal(checks) -> None:
 
 
 def _check(url: str, log) -> None:
-    batches, ticks, roles, flip, at = log
+    batches, ticks, roles, flip, at, shift = log
     updates = {}
     if flip is not None:
         changed = dict(roles)
@@ -153,6 +155,7 @@ def _check(url: str, log) -> None:
             ticks,
             window_days=60,
             registry_updates=updates,
+            tick_day=DAY + dt.timedelta(days=shift) if shift else None,
         )
     )
     _assert_equal(checks)

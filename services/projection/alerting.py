@@ -13,7 +13,7 @@ import datetime as dt
 import json
 from collections.abc import Sequence
 
-from sqlalchemy import delete, select, tuple_, update
+from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from alerts.outbox import CANCELLED, PENDING, RECORD_RULES, message_of
@@ -151,8 +151,6 @@ async def check_records(
     outcome.added = await record_candidates(session, candidates, rules, now)
     outcome.cancelled = await cancel(session, withdrawn)
     if key_updates:
-        from sqlalchemy import bindparam
-
         await session.execute(
             update(RecordState.__table__)
             .where(c.record_id == bindparam("rid"))
@@ -271,5 +269,3 @@ async def status_derived(session: AsyncSession, key: str) -> bool:
     state = await session.get(CompanyState, slug)
     return bool(state and state.status == wanted and "+".join(json.loads(state.basis)) == basis)
 
-
-__all__ = ["tuple_"]
