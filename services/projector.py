@@ -218,4 +218,3 @@ async def run_projection(
 ) -> ProjectionOutcome:
     """One projection with a fresh projector (tools and tests; workers keep a `Projector`)."""
     return await Projector(engine, rules).run(evaluation_day, window_days, **options)
-

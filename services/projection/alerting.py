@@ -268,4 +268,3 @@ async def status_derived(session: AsyncSession, key: str) -> bool:
         return False
     state = await session.get(CompanyState, slug)
     return bool(state and state.status == wanted and "+".join(json.loads(state.basis)) == basis)
-
