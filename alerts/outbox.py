@@ -57,6 +57,22 @@ def message_of(candidate: AlertCandidate) -> str:
     ).decode()
 
 
+def outbox_row(candidate: AlertCandidate, rules: RulesConfig, now: dt.datetime) -> dict:
+    """A new, pending `alerts` row for a candidate."""
+    return {
+        "alert_key": candidate.alert_key,
+        "rule": candidate.rule,
+        "subject": candidate.subject,
+        "as_of": candidate.as_of,
+        "fired_at": now,
+        "lineage": json.dumps(list(candidate.lineage)),
+        "message": message_of(candidate),
+        "channel": rules.channel_for(candidate.rule),
+        "delivery_state": PENDING,
+        "attempts": 0,
+    }
+
+
 async def sync_outbox(
     session: AsyncSession,
     candidates: Sequence[AlertCandidate],
@@ -64,25 +80,12 @@ async def sync_outbox(
     now: dt.datetime,
     retracted_event_ids: set[str],
 ) -> OutboxChange:
-    """Record new alerts as pending and cancel withdrawn ones; the caller commits."""
+    """Record new alerts as pending and cancel withdrawn ones, for a whole projection; the
+    caller commits. The reference for the outbox's rules: the worker applies the same rules
+    to what changed (services/projection/alerting.py)."""
     derived = {c.alert_key for c in candidates}
     existing = set((await session.execute(select(Alert.alert_key))).scalars())
-    rows = [
-        {
-            "alert_key": c.alert_key,
-            "rule": c.rule,
-            "subject": c.subject,
-            "as_of": c.as_of,
-            "fired_at": now,
-            "lineage": json.dumps(list(c.lineage)),
-            "message": message_of(c),
-            "channel": rules.channel_for(c.rule),
-            "delivery_state": PENDING,
-            "attempts": 0,
-        }
-        for c in candidates
-        if c.alert_key not in existing
-    ]
+    rows = [outbox_row(c, rules, now) for c in candidates if c.alert_key not in existing]
     if rows:
         await session.execute(
             dialect_insert(session, Alert).on_conflict_do_nothing(index_elements=["alert_key"]),

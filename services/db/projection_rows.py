@@ -7,6 +7,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from projections.consolidation import ConsolidationRow
+from projections.ledger import DealRow
 from projections.projection import Projection
 from services.db.models import (
     Company,
@@ -30,6 +32,33 @@ class TableRows:
     scope: Any = None
 
 
+def consolidation_row(r: ConsolidationRow) -> dict:
+    """The `consolidation` row of one series row."""
+    return {
+        "as_of": r.as_of,
+        "window_days": r.window_days,
+        "idx": r.idx,
+        "hhi": r.hhi,
+        "incumbent_capital_usd": r.incumbent_capital_usd,
+        "total_capital_usd": r.total_capital_usd,
+        "absorptions": r.absorptions,
+    }
+
+
+def deal_row(d: DealRow) -> dict:
+    """The `deals` row of one ledger entry."""
+    return {
+        "record_id": d.record_id,
+        "kind": d.kind,
+        "date": d.date,
+        "company": d.company,
+        "counterparties": json.dumps(list(d.counterparties)),
+        "amount_usd": d.amount_usd,
+        "reverse_acquihire": d.reverse_acquihire,
+        "source": d.source,
+    }
+
+
 def projection_tables(
     projection: Projection, registry: dict[str, RegistryEntry]
 ) -> list[TableRows]:
@@ -39,18 +68,7 @@ def projection_tables(
         TableRows(
             Consolidation,
             ("as_of", "window_days"),
-            [
-                {
-                    "as_of": r.as_of,
-                    "window_days": r.window_days,
-                    "idx": r.idx,
-                    "hhi": r.hhi,
-                    "incumbent_capital_usd": r.incumbent_capital_usd,
-                    "total_capital_usd": r.total_capital_usd,
-                    "absorptions": r.absorptions,
-                }
-                for r in projection.series
-            ],
+            [consolidation_row(r) for r in projection.series],
             Consolidation.window_days == window,
         ),
         TableRows(
@@ -100,19 +118,7 @@ def projection_tables(
         TableRows(
             Deal,
             ("record_id",),
-            [
-                {
-                    "record_id": d.record_id,
-                    "kind": d.kind,
-                    "date": d.date,
-                    "company": d.company,
-                    "counterparties": json.dumps(list(d.counterparties)),
-                    "amount_usd": d.amount_usd,
-                    "reverse_acquihire": d.reverse_acquihire,
-                    "source": d.source,
-                }
-                for d in projection.deals
-            ],
+            [deal_row(d) for d in projection.deals],
             None,
         ),
         TableRows(

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from alerts.outbox import CANCELLED, PENDING, RECORD_RULES, message_of
+from alerts.outbox import CANCELLED, PENDING, RECORD_RULES, outbox_row
 from alerts.rules_config import RulesConfig
 from projections.attribution import Roles
 from projections.burn import CompanyStatus
@@ -55,22 +55,8 @@ async def record_candidates(
                 await session.execute(select(Alert.alert_key).where(Alert.alert_key.in_(part)))
             ).scalars()
         )
-    rows = [
-        {
-            "alert_key": c.alert_key,
-            "rule": c.rule,
-            "subject": c.subject,
-            "as_of": c.as_of,
-            "fired_at": now,
-            "lineage": json.dumps(list(c.lineage)),
-            "message": message_of(c),
-            "channel": rules.channel_for(c.rule),
-            "delivery_state": PENDING,
-            "attempts": 0,
-        }
-        for c in {c.alert_key: c for c in candidates}.values()
-        if c.alert_key not in existing
-    ]
+    unique = {c.alert_key: c for c in candidates}.values()
+    rows = [outbox_row(c, rules, now) for c in unique if c.alert_key not in existing]
     if rows:
         await session.execute(
             dialect_insert(session, Alert).on_conflict_do_nothing(index_elements=["alert_key"]),

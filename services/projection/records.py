@@ -22,6 +22,7 @@ from projections.ledger import deal_rows
 from projections.record_fold import RecordFold, fold_record
 from services.db.log_mirror import dialect_insert, upsert
 from services.db.models import Deal, Event
+from services.db.projection_rows import deal_row as ledger_row
 from services.db.state_models import PendingCheck, RecordState, SeriesChange
 from services.projection.codec import decode, encode
 
@@ -139,20 +140,8 @@ async def fold_targets(
 
 
 def deal_row(record) -> list[dict]:
-    """The `deals` row of a record, if it is a deal (the mapping the projector writes)."""
-    return [
-        {
-            "record_id": d.record_id,
-            "kind": d.kind,
-            "date": d.date,
-            "company": d.company,
-            "counterparties": json.dumps(list(d.counterparties)),
-            "amount_usd": d.amount_usd,
-            "reverse_acquihire": d.reverse_acquihire,
-            "source": d.source,
-        }
-        for d in deal_rows([record])
-    ]
+    """The `deals` row of a record, if it is a deal (the mapping `project()`'s tables use)."""
+    return [ledger_row(d) for d in deal_rows([record])]
 
 
 async def write_deals(session: AsyncSession, deletes: list[str], upserts: list[dict]) -> None:

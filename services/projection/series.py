@@ -18,20 +18,9 @@ from projections.consolidation import ConsolidationRow
 from projections.day_totals import DayTotals, SeriesDiff, SeriesState
 from services.db.log_mirror import upsert
 from services.db.models import Consolidation, ConsolidationByIncumbent
+from services.db.projection_rows import consolidation_row
 from services.db.state_models import SeriesChange, SeriesDay
 from services.projection.records import chunks
-
-
-def consolidation_row(r: ConsolidationRow) -> dict:
-    return {
-        "as_of": r.as_of,
-        "window_days": r.window_days,
-        "idx": r.idx,
-        "hhi": r.hhi,
-        "incumbent_capital_usd": r.incumbent_capital_usd,
-        "total_capital_usd": r.total_capital_usd,
-        "absorptions": r.absorptions,
-    }
 
 
 class SeriesMerger:
