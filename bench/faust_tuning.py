@@ -12,12 +12,11 @@ import argparse
 import asyncio
 import datetime as dt
 import json
-import os
 import tempfile
 import uuid
 from pathlib import Path
 
-from bench.run import RESULTS, ROOT, child_rate, say
+from bench.run import RESULTS, child_env, child_rate, say
 from services.config import Settings
 from services.ingest import ingest_feed
 from services.kafka_local import ensure_broker
@@ -58,11 +57,7 @@ def main() -> None:
     feed = write_jsonl(synthetic_records(args.records, args.companies), workdir / "feed.jsonl")
     asyncio.run(ingest_feed([feed], settings))
     topic = settings.topic(DEAL_EVENTS)
-    env = {
-        **os.environ,
-        "KAFKA_BOOTSTRAP_SERVERS": settings.kafka_bootstrap_servers,
-        "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""),
-    }
+    env = child_env(settings)
     results = []
     for name, changes in VARIANTS:
         rate = child_rate(

@@ -63,6 +63,15 @@ async def bare_aiokafka(settings: Settings, topic: str, count: int) -> float:
         await consumer.stop()
 
 
+def child_env(settings: Settings) -> dict:
+    """The environment of a child process: this checkout importable, the same broker."""
+    return {
+        **os.environ,
+        "KAFKA_BOOTSTRAP_SERVERS": settings.kafka_bootstrap_servers,
+        "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""),
+    }
+
+
 def child_rate(module: str, args: list[str], env: dict, workdir: Path) -> float | None:
     """Run a reference consumer (`bench.faust_agents`, `bench.quix_app`); its printed rate."""
     done = subprocess.run(
@@ -257,9 +266,7 @@ def main() -> None:
     say(f"produced {report.accepted} records ({report.rate:,.0f}/s)")
     topic = settings.topic(DEAL_EVENTS)
     env = {
-        **os.environ,
-        "KAFKA_BOOTSTRAP_SERVERS": settings.kafka_bootstrap_servers,
-        "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""),
+        **child_env(settings),
         "DEALWATCH_HOME": str(workdir),
         "DEALWATCH_TOPIC_PREFIX": prefix,
         "DEALWATCH_TODAY": DAY.isoformat(),

@@ -145,18 +145,11 @@ async def _rebuild_with_progress(settings, url, rules, day, known, total):
 
 def _rebuild_into(settings, url: str, rules, day: dt.date, known: dt.date | None) -> None:
     """`--db URL`: the worker's own code over the whole log, with a progress bar."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
-
-    from services.audit.rebuild import messages_in_log, rebuild
+    from services.audit.rebuild import messages_in_log
     from services.db.engine import redact
 
     total = asyncio.run(messages_in_log(settings))
-    columns = (TextColumn("replaying the log"), BarColumn(), MofNCompleteColumn())
-    with Progress(*columns, console=console, transient=True) as progress:
-        task = progress.add_task("messages", total=total)
-        outcome = asyncio.run(
-            rebuild(settings, url, rules, day, known, lambda n: progress.advance(task, n))
-        )
+    outcome = asyncio.run(_rebuild_with_progress(settings, url, rules, day, known, total))
     console.print(
         f"rebuilt {redact(url)} from {total} messages: {outcome.events} events projected as of "
         f"{day}{f', known at {known}' if known else ''}; {outcome.series_rows} series rows, "
