@@ -141,15 +141,23 @@ def count_rows(url: str, statement: str) -> int:
         engine.dispose()
 
 
+CAUGHT_UP = (
+    "SELECT CASE WHEN EXISTS (SELECT 1 FROM stale_companies) "
+    "OR EXISTS (SELECT 1 FROM series_changes) THEN -1 ELSE (SELECT COUNT(*) FROM events) END"
+)
+
+
 def catch_up(url: str, workers: Workers, count: int, timeout: float = 7200) -> float:
-    """Records/s from the first mirrored (and folded) event to the last."""
+    """Records/s from the first mirrored event until all are mirrored and folded, the
+    companies they touched refreshed and the series merged (alerts come after: see
+    `alerts of the backlog derived in`)."""
     first = None
     started = time.monotonic()
     while True:
-        n = count_rows(url, "SELECT COUNT(*) FROM events")
+        n = count_rows(url, CAUGHT_UP)
         now = time.perf_counter()
         if n and first is None:
-            first = (now, n)
+            first = (now, max(n, 0))
         if n >= count:
             return (count - first[1]) / max(now - first[0], 1e-9)
         if not workers.alive():

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+from collections.abc import Collection
 from dataclasses import dataclass
 
 from sqlalchemy import func, select
@@ -23,6 +24,7 @@ from services.db.models import ProjectionState, RegistryEntry, Watchlist
 from services.db.state_models import PendingCheck, RecordState
 from services.projection import alerting
 from services.projection.series import SeriesMerger
+from services.projection.stale import refresh_stale, stale_count
 from services.projection.upkeep import (
     FORMAT,
     refold_everything,
@@ -80,12 +82,26 @@ class Projector:
         force: bool = False,
         now: dt.datetime | None = None,
         count: bool = False,
+        refresh_stale: bool | None = None,
+        partitions: Collection[int] | None = None,
     ) -> ProjectionOutcome:
-        """Merge, follow the day and the registry, and (with `record_alerts`, once the log is
-        read) derive alerts for what changed. Alerts wait while a backlog is read, so that
-        half a backlog never fires what the whole does not imply."""
+        """Merge, follow the day and the registry, refresh the companies a backlog queued
+        (`refresh_stale`, by default with alerts; those of `partitions`, all when None), and
+        (with `record_alerts`, once the log is read) derive alerts for what changed. Alerts
+        wait while a backlog is read, so that half a backlog never fires what the whole does
+        not imply."""
+        if refresh_stale is None:
+            refresh_stale = record_alerts
         try:
-            return await self._run(evaluation_day, window_days, record_alerts, force, now, count)
+            return await self._run(
+                evaluation_day,
+                window_days,
+                record_alerts,
+                force,
+                now,
+                count,
+                partitions if refresh_stale else (),
+            )
         except BaseException:
             self.merger.state = None  # the cached totals may be ahead of a rolled-back merge
             raise
@@ -98,6 +114,7 @@ class Projector:
         force: bool,
         now: dt.datetime | None,
         count: bool,
+        stale_partitions: Collection[int] | None,
     ) -> ProjectionOutcome:
         started = time.perf_counter()
         now = now or dt.datetime.now(dt.UTC)
@@ -125,7 +142,10 @@ class Projector:
                 alerts_version=state.log_version if record_alerts else state.alerts_version,
                 projected_at=dt.datetime.now(dt.UTC),
             )
-        changed = work or merged or diff.upserts or diff.deletes or issues or added
+        refreshed = 0
+        if stale_partitions is None or stale_partitions:
+            refreshed = await refresh_stale(self.engine, evaluation_day, stale_partitions)
+        changed = work or merged or diff.upserts or diff.deletes or issues or added or refreshed
         cancelled = 0
         if record_alerts:
             more_added, cancelled, checked = await self._alert_pass(roles, evaluation_day, now)
@@ -201,12 +221,13 @@ class Projector:
 
 
 async def pending_work(session: AsyncSession) -> bool:
-    """Anything folded but not yet merged, or queued for the alert pass."""
+    """Anything folded but not yet merged, companies not yet refreshed, or work queued for
+    the alert pass."""
     from services.db.state_models import SeriesChange
 
     queued = await session.scalar(select(func.count()).select_from(SeriesChange))
     checks = await session.scalar(select(func.count()).select_from(PendingCheck))
-    return bool(queued or checks)
+    return bool(queued or checks or await stale_count(session))
 
 
 async def run_projection(

@@ -1,8 +1,8 @@
 """The Faust worker: mirrors the log into SQL in batches and keeps the projections current.
 
 Run it with `dealwatch worker`, or `faust -A services.faust_app worker --without-web -l info`.
-Any number of workers may join one consumer group: each mirrors the partitions it is
-assigned, and the projector recomputes global numbers from SQL under a lock (see
+Any number of workers may join one consumer group: each mirrors and folds the partitions it
+is assigned (docs/incremental.md); only the merge of the series is global (see
 `services.projector`).
 """
 
@@ -13,7 +13,7 @@ import contextlib
 import logging
 import ssl
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import faust
@@ -35,6 +35,7 @@ log = logging.getLogger("dealwatch.worker")
 
 BATCH_SIZE = 2_000
 BATCH_WITHIN = 0.1  # a trickle of live events waits at most this long for its batch
+STALE_REFRESH_EVERY = 60.0  # s: while a backlog is read, its companies are refreshed this often
 
 
 def event_row(topic: str, partition: int, offset: int, value: bytes) -> dict[str, Any]:
@@ -101,7 +102,10 @@ class Projections:
         self._projector: Projector | None = None
         self.log_ends = LogEnds(settings)
         self.last_projection = 0.0
+        self.last_refresh = time.monotonic()
         self._wake: asyncio.Event | None = None
+        self.owned: Callable[[], set[int] | None] = lambda: None
+        """The deal-events partitions this worker is assigned (None: all, no group)."""
 
     @property
     def wake(self) -> asyncio.Event:
@@ -153,9 +157,10 @@ class Projections:
             Message(e.message.topic, e.message.partition, e.message.offset, e.message.value)
             for e in events
         ]
+        live = len(events) < BATCH_SIZE  # a full batch: more is waiting, a backlog is read
         async with session_factory(self.engine)() as session, session.begin():
             await write_events(session, rows, consumed_positions(events), messages)
-            await fold_batch(session, decoded, self.settings.today())
+            await fold_batch(session, decoded, self.settings.today(), live=live)
         self.wake.set()
         log.debug(
             "mirrored and folded %d events in %.3fs", len(events), time.perf_counter() - started
@@ -182,8 +187,15 @@ class Projections:
             if behind and since < s.dealwatch_backlog_projection_interval:
                 return  # reading a backlog: mirror first, project now and then
             self.last_projection = time.monotonic()
+            refresh = not behind or time.monotonic() - self.last_refresh > STALE_REFRESH_EVERY
+            if refresh:
+                self.last_refresh = time.monotonic()
             outcome = await self._projector.run(
-                s.today(), s.dealwatch_window_days, record_alerts=behind == 0
+                s.today(),
+                s.dealwatch_window_days,
+                record_alerts=behind == 0,
+                refresh_stale=refresh,
+                partitions=self.owned(),
             )
         except Exception:  # a database hiccup: the next tick tries again
             log.exception("projection failed; retrying at the next tick")
@@ -244,6 +256,12 @@ def create_app(settings: Settings | None = None) -> faust.App:
     async def mirror_registry(stream: faust.StreamT) -> None:
         async for batch in stream.take_events(BATCH_SIZE, within=BATCH_WITHIN):
             await projections.mirror_registry(batch)
+
+    def owned() -> set[int]:
+        topic = deal_events.get_topic_name()
+        return {tp.partition for tp in app.consumer.assignment() if tp.topic == topic}
+
+    projections.owned = owned
 
     @app.task
     async def keep_projected() -> None:

@@ -20,7 +20,7 @@ from services.worker import decoded_row
 TOPIC = "deal-events"
 
 
-async def mirror(session, batch: Sequence[LoggedEvent], today: dt.date) -> None:
+async def mirror(session, batch: Sequence[LoggedEvent], today: dt.date, live: bool = True) -> None:
     rows, events, messages, ends = [], [], [], {}
     for logged in batch:
         partition, offset = logged.position
@@ -32,7 +32,7 @@ async def mirror(session, batch: Sequence[LoggedEvent], today: dt.date) -> None:
         ends[partition] = max(ends.get(partition, 0), offset + 1)
     consumed = [Consumed(TOPIC, p, n) for p, n in sorted(ends.items())]
     await write_events(session, rows, consumed, messages)
-    await fold_batch(session, events, today)
+    await fold_batch(session, events, today, live=live)
 
 
 async def run_incremental(
@@ -45,10 +45,13 @@ async def run_incremental(
     window_days: int = 365,
     registry_updates: dict[int, list[dict]] | None = None,
     tick_day: dt.date | None = None,
+    live: Sequence[bool] = (),
 ) -> list[TableCheck]:
-    """Mirror `batches` in order (a projector tick after batch i when `ticks[i]`, as of
-    `tick_day` when given: the evaluation day then moves to `day`; alerts only at the end),
-    then compare the tables with `project()` over every event as of `day`."""
+    """Mirror `batches` in order (read from a backlog when `live[i]` is False: its companies
+    are queued; a projector tick after batch i when `ticks[i]`, as of `tick_day` when given:
+    the evaluation day then moves to `day`; each tick refreshes the queued companies of one
+    partition; alerts only at the end), then compare the tables with `project()` over every
+    event as of `day`."""
     upgrade(url)
     engine = make_async_engine(url)
     try:
@@ -62,9 +65,15 @@ async def run_incremental(
                 async with sessions() as session, session.begin():
                     await write_registry(session, updates[i], [], [])
             async with sessions() as session, session.begin():
-                await mirror(session, batch, day)
+                await mirror(session, batch, day, live=live[i] if i < len(live) else True)
             if i < len(ticks) and ticks[i]:
-                await projector.run(tick_day or day, window_days, record_alerts=False)
+                await projector.run(
+                    tick_day or day,
+                    window_days,
+                    record_alerts=False,
+                    refresh_stale=True,
+                    partitions={i % 2},
+                )
         if len(batches) in updates:
             async with sessions() as session, session.begin():
                 await write_registry(session, updates[len(batches)], [], [])

@@ -1,7 +1,8 @@
 """The incremental tables equal `project()` on the same log, row for row (spec §2-§5), for
 random logs: arrival orders, duplicates, late events, corrections, retractions, registry
-changes, an evaluation day that moves; on SQLite and on PostgreSQL (the real databases; no
-broker is needed at this level)."""
+changes, an evaluation day that moves, batches read live or from a backlog (companies
+refreshed at once, or queued and refreshed a partition at a time); on SQLite and on
+PostgreSQL (the real databases; no broker is needed at this level)."""
 
 from __future__ import annotations
 
@@ -120,11 +121,12 @@ def logs(draw):
     bounds = [0, *cuts, len(logged)]
     batches = [logged[a:b] for a, b in itertools.pairwise(bounds) if a < b]
     ticks = draw(st.lists(st.booleans(), min_size=len(batches), max_size=len(batches)))
+    live = draw(st.lists(st.booleans(), min_size=len(batches), max_size=len(batches)))
     roles = {s: "startup" for s in STARTUPS} | {"fund": "investor", "angel": "investor"}
     roles |= {i: "incumbent" for i in INCUMBENTS}
     flip = draw(st.sampled_from([None, "bigco", "fund"]))  # a role change between batches
     shift = draw(st.sampled_from([0, 0, -40, 25]))  # the evaluation day moves at the end
-    return batches, ticks, roles, flip, draw(st.integers(0, len(batches))), shift
+    return batches, ticks, live, roles, flip, draw(st.integers(0, len(batches))), shift
 
 
 def _registry(roles: dict[str, str]) -> list[dict]:
@@ -139,7 +141,7 @@ def _assert_equal(checks) -> None:
 
 
 def _check(url: str, log) -> None:
-    batches, ticks, roles, flip, at, shift = log
+    batches, ticks, live, roles, flip, at, shift = log
     updates = {}
     if flip is not None:
         changed = dict(roles)
@@ -156,6 +158,7 @@ def _check(url: str, log) -> None:
             window_days=60,
             registry_updates=updates,
             tick_day=DAY + dt.timedelta(days=shift) if shift else None,
+            live=live,
         )
     )
     _assert_equal(checks)
@@ -201,6 +204,7 @@ def test_seed_feed_in_any_batches_equals_project(seed: int, tmp_path) -> None:
             DAY,
             load_rules(None),
             [rng.random() < 0.5 for _ in batches],
+            live=[rng.random() < 0.5 for _ in batches],
         )
     )
     _assert_equal(checks)

@@ -66,7 +66,7 @@ async def _mirror_events(settings, engine, known_at, evaluation_day, advance) ->
         consumed = [Consumed(t, p, n) for (t, p), n in sorted(ends.items())]
         async with session_factory(engine)() as session, session.begin():
             await write_events(session, rows, consumed, messages)
-            await fold_batch(session, decoded, evaluation_day)
+            await fold_batch(session, decoded, evaluation_day, live=False)
         advance(len(messages))
         rows.clear()
         decoded.clear()

@@ -73,3 +73,14 @@ class PendingCheck(SQLModel, table=True):
 
     kind: str = Field(primary_key=True)
     key: str = Field(primary_key=True)
+
+
+class StaleCompany(SQLModel, table=True):
+    """A company whose records changed in a batch read from a backlog: refreshed once the
+    worker owning `partition` catches up (or now and then), not after every batch."""
+
+    __tablename__ = "stale_companies"
+    __table_args__ = (Index("ix_stale_companies_partition", "partition"),)
+
+    slug: str = Field(primary_key=True)
+    partition: int

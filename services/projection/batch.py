@@ -1,42 +1,28 @@
 """A mirrored batch's share of the projection, in the batch's own transaction: fold its
-records, refresh its companies. Runs in the worker that owns the batch's partitions."""
+records, refresh (or queue) its companies. Runs in the worker that owns the partitions."""
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from projections.effective import LoggedEvent
 from projections.record_fold import target_of
-from services.db.log_mirror import dialect_insert
-from services.db.models import ProjectionState
-from services.db.state_models import STATE_FORMAT
 from services.projection.companies import refresh_companies
+from services.projection.evaluation import evaluation_day
 from services.projection.records import FoldOutcome, fold_targets
+from services.projection.stale import forget_stale, queue_stale
 
-
-async def evaluation_day(session: AsyncSession, today: dt.date) -> dt.date:
-    """The day the tables are projected as of (set once; a projector tick moves it). On
-    PostgreSQL the state row is share-locked: batches run side by side, a merge waits."""
-    await session.execute(
-        dialect_insert(session, ProjectionState)
-        .values(id=1, log_version=0, evaluation_day=today, state_format=STATE_FORMAT)
-        .on_conflict_do_nothing()
-    )
-    query = select(ProjectionState.evaluation_day).where(ProjectionState.id == 1)
-    if session.bind is not None and session.bind.dialect.name == "postgresql":
-        query = query.with_for_update(read=True)
-    day = await session.scalar(query)
-    return day or today
+__all__ = ["evaluation_day", "fold_batch"]
 
 
 async def fold_batch(
-    session: AsyncSession, events: Iterable[LoggedEvent], today: dt.date
+    session: AsyncSession, events: Iterable[LoggedEvent], today: dt.date, *, live: bool = True
 ) -> FoldOutcome:
-    """Fold the records a mirrored batch concerns and refresh their companies."""
+    """Fold the records a mirrored batch concerns. A `live` batch (read at the log's end)
+    refreshes its companies now; one read from a backlog queues them (projection/stale.py)."""
     batch: dict[str, LoggedEvent] = {}
     for logged in events:  # the earliest copy of each event in the batch
         seen = batch.get(logged.event.event_id)
@@ -47,5 +33,9 @@ async def fold_batch(
     day = await evaluation_day(session, today)
     targets = {target_of(e.event.record) for e in batch.values()}
     outcome = await fold_targets(session, targets, day, batch)
-    await refresh_companies(session, outcome.companies, day)
+    if live:  # dequeued first: a backlog batch committing meanwhile queues them again
+        await forget_stale(session, outcome.companies)
+        await refresh_companies(session, outcome.companies, day)
+    else:
+        await queue_stale(session, {c: outcome.partitions.get(c, 0) for c in outcome.companies})
     return outcome

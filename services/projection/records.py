@@ -12,14 +12,14 @@ import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import delete, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from events.envelope import DealEvent
 from projections.day_totals import DayTotals, changes_of
 from projections.effective import LoggedEvent
 from projections.ledger import deal_rows
-from projections.record_fold import RecordFold, fold_record
+from projections.record_fold import RecordFold, fold_record, target_of
 from services.db.log_mirror import dialect_insert, upsert
 from services.db.models import Deal, Event
 from services.db.projection_rows import deal_row as ledger_row
@@ -36,6 +36,8 @@ class FoldOutcome:
     records: int = 0
     companies: set[str] = field(default_factory=set)
     issues_changed: bool = False
+    partitions: dict[str, int] = field(default_factory=dict)
+    """The log partition of the event that touched each company (when folded from a batch)."""
 
 
 def chunks(items: list, size: int = CHUNK) -> Iterable[list]:
@@ -48,6 +50,8 @@ async def events_of(
 ) -> dict[str, list[LoggedEvent]]:
     """Every mirrored event of each target record, at its first position in the log."""
     found: dict[str, list[LoggedEvent]] = {t: [] for t in targets}
+    if not targets:
+        return found
     decoded = {event_id: logged.event for event_id, logged in batch.items()}
     t = Event.__table__.c
     for part in chunks(targets):
@@ -60,6 +64,24 @@ async def events_of(
             event = decoded.get(event_id) or DealEvent.from_bytes(payload)
             found[target].append(LoggedEvent(event, (partition, offset)))
     return found
+
+
+async def lock_targets(session: AsyncSession, targets: list[str]) -> None:
+    """PostgreSQL: lock each target record id until the transaction ends, in id order, before
+    its state is read. A record and its correction may sit in partitions two workers own;
+    the second to fold waits, then reads the first one's committed events and state (else
+    each would fold without the other's event, and the last commit would win). SQLite has
+    one writer at a time already."""
+    if session.bind is None or session.bind.dialect.name != "postgresql":
+        return
+    for part in chunks(targets):
+        await session.execute(
+            text(
+                "SELECT pg_advisory_xact_lock(hashtextextended(t, 0)) "
+                "FROM unnest(CAST(:targets AS text[])) AS t ORDER BY t"
+            ),
+            {"targets": part},
+        )
 
 
 def _state_row(fold: RecordFold) -> dict:
@@ -86,15 +108,18 @@ async def fold_targets(
     session: AsyncSession,
     targets: Iterable[str],
     day: dt.date,
-    decoded: Mapping[str, DealEvent] | None = None,
+    batch: Mapping[str, LoggedEvent] | None = None,
     known_at: dt.date | None = None,
 ) -> FoldOutcome:
-    """Fold `targets` again and write what changed; `decoded` spares decoding batch events."""
+    """Fold `targets` again and write what changed. `batch` (event id -> event, every event
+    just mirrored) spares decoding them, and spares reading the mirror for a target never
+    folded before: every mirrored event's target has a state row once its batch commits, so
+    a target without one has no events but the batch's."""
     outcome = FoldOutcome()
     targets = sorted(set(targets))
     if not targets:
         return outcome
-    events = await events_of(session, targets, decoded or {})
+    await lock_targets(session, targets)
     c = RecordState.__table__.c
     old: dict[str, dict] = {}
     for part in chunks(targets):
@@ -102,6 +127,15 @@ async def fold_targets(
             select(RecordState.__table__).where(c.record_id.in_(part))
         ):
             old[row.record_id] = dict(row._mapping)
+    from_batch = set() if batch is None else {t for t in targets if t not in old}
+    events = await events_of(session, [t for t in targets if t not in from_batch], batch or {})
+    partition_of: dict[str, int] = {}
+    for logged in (batch or {}).values():
+        target = target_of(logged.event.record)
+        if target in from_batch:
+            events.setdefault(target, []).append(logged)
+        partition = logged.position[0]
+        partition_of[target] = min(partition, partition_of.get(target, partition))
     writes, removed, added, checks = [], [], [], []
     deal_upserts: list[dict] = []
     deal_deletes: list[str] = []
@@ -118,6 +152,12 @@ async def fold_targets(
         if (before["issues"] if before else None) != row["issues"]:
             outcome.issues_changed = True
         previous = decode(before["record"]) if before and before["record"] else None
+        touched = [previous.company] if previous is not None else []
+        if fold.record is not None:
+            touched.append(fold.record.company)
+        if target in partition_of:
+            for company in touched:
+                outcome.partitions.setdefault(company, partition_of[target])
         if previous is not None:
             removed.append(previous)
             outcome.companies.add(previous.company)

@@ -17,6 +17,7 @@ from services.db.state_models import (
     RecordState,
     SeriesChange,
     SeriesDay,
+    StaleCompany,
 )
 from services.projection.codec import decode
 from services.projection.companies import refresh_companies
@@ -37,6 +38,9 @@ async def all_companies(session: AsyncSession) -> set[str]:
 
 
 async def refresh_all_companies(session: AsyncSession, day: dt.date) -> int:
+    """Every company, as of `day` (under the state lock: no batch folds meanwhile), so none is
+    left queued as stale."""
+    await session.execute(delete(StaleCompany))
     changed = 0
     for part in chunks(sorted(await all_companies(session)), 5_000):
         changed += await refresh_companies(session, set(part), day)
@@ -116,7 +120,15 @@ async def rewrite_issues(session: AsyncSession, force: bool = False) -> bool:
 async def refold_everything(session: AsyncSession, day: dt.date, say=lambda _: None) -> int:
     """Fold every mirrored record again into empty state tables (a new format, a database
     from before incremental projections). Bounded memory: chunks of record ids."""
-    for table in (RecordState, CompanyState, SeriesDay, SeriesChange, PendingCheck, Deal):
+    for table in (
+        RecordState,
+        CompanyState,
+        SeriesDay,
+        SeriesChange,
+        PendingCheck,
+        StaleCompany,
+        Deal,
+    ):
         await session.execute(delete(table))
     targets = select(Event.target_id).distinct().order_by(Event.target_id)
     last, done = None, 0
@@ -125,8 +137,7 @@ async def refold_everything(session: AsyncSession, day: dt.date, say=lambda _: N
         part = list((await session.execute(query.limit(5_000))).scalars())
         if not part:
             break
-        outcome = await fold_targets(session, part, day)
-        await refresh_companies(session, outcome.companies, day)
+        await fold_targets(session, part, day)  # companies: all refreshed once, below
         done += len(part)
         last = part[-1]
         say(f"folded {done} records")

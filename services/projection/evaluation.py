@@ -1,0 +1,27 @@
+"""The day the tables are projected as of, read by every transaction that folds or refreshes."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.db.log_mirror import dialect_insert
+from services.db.models import ProjectionState
+from services.db.state_models import STATE_FORMAT
+
+
+async def evaluation_day(session: AsyncSession, today: dt.date) -> dt.date:
+    """The day the tables are projected as of (set once; a projector tick moves it). On
+    PostgreSQL the state row is share-locked: batches run side by side, a merge waits."""
+    await session.execute(
+        dialect_insert(session, ProjectionState)
+        .values(id=1, log_version=0, evaluation_day=today, state_format=STATE_FORMAT)
+        .on_conflict_do_nothing()
+    )
+    query = select(ProjectionState.evaluation_day).where(ProjectionState.id == 1)
+    if session.bind is not None and session.bind.dialect.name == "postgresql":
+        query = query.with_for_update(read=True)
+    day = await session.scalar(query)
+    return day or today

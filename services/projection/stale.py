@@ -1,0 +1,77 @@
+"""Company refreshes coalesced while a backlog is read.
+
+A company with ten records in a backlog would otherwise be refreshed ten times, each time
+from all its records. A batch read from a backlog queues its companies here instead; the
+worker that owns the partition they came from refreshes each once, when it has caught up
+(and now and then while it reads). A batch at the live edge refreshes its companies at once.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Collection, Mapping
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+
+from services.db.engine import session_factory
+from services.db.log_mirror import dialect_insert
+from services.db.state_models import StaleCompany
+from services.projection.companies import refresh_companies
+from services.projection.evaluation import evaluation_day
+from services.projection.records import chunks
+
+REFRESH_CHUNK = 2_000  # companies per refresh transaction: live batches interleave
+
+
+async def queue_stale(session: AsyncSession, companies: Mapping[str, int]) -> None:
+    """Queue companies for a refresh by the owner of the partition each is mapped to."""
+    if companies:
+        await session.execute(
+            dialect_insert(session, StaleCompany).on_conflict_do_nothing(),
+            [{"slug": slug, "partition": p} for slug, p in sorted(companies.items())],
+        )
+
+
+async def forget_stale(session: AsyncSession, slugs: Collection[str]) -> None:
+    """Drop the queue entries of companies just refreshed in this transaction."""
+    for part in chunks(sorted(slugs)):
+        await session.execute(delete(StaleCompany).where(StaleCompany.slug.in_(part)))
+
+
+async def take_stale(
+    session: AsyncSession, partitions: Collection[int] | None, limit: int
+) -> list[str]:
+    """Remove up to `limit` queued companies of `partitions` (all when None) and return them.
+    Removed before the refresh reads: a batch that changes one meanwhile queues it again.
+    PostgreSQL: rows another worker is taking are skipped."""
+    query = select(StaleCompany.slug).order_by(StaleCompany.slug).limit(limit)
+    if partitions is not None:
+        query = query.where(StaleCompany.partition.in_(sorted(partitions)))
+    if session.bind is not None and session.bind.dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    slugs = list((await session.execute(query)).scalars())
+    await forget_stale(session, slugs)
+    return slugs
+
+
+async def refresh_stale(
+    engine: AsyncEngine,
+    today: dt.date,
+    partitions: Collection[int] | None = None,
+    limit: int = REFRESH_CHUNK,
+) -> int:
+    """Refresh every queued company of `partitions`, a chunk per transaction; how many."""
+    done = 0
+    while True:
+        async with session_factory(engine)() as session, session.begin():
+            day = await evaluation_day(session, today)
+            slugs = await take_stale(session, partitions, limit)
+            await refresh_companies(session, set(slugs), day)
+        done += len(slugs)
+        if len(slugs) < limit:
+            return done
+
+
+async def stale_count(session: AsyncSession) -> int:
+    return await session.scalar(select(func.count()).select_from(StaleCompany)) or 0

@@ -1,0 +1,81 @@
+"""Two workers fold a record and its correction at the same moment (PostgreSQL, where batch
+transactions run side by side): the second waits for the first, then folds both events."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+
+from alerts.rules_config import load_rules
+from events.envelope import DealEvent
+from events.records import parse_record
+from projections.effective import LoggedEvent
+from projections.projection import project
+from services.audit.tables import check_tables
+from services.db.engine import make_async_engine, session_factory
+from services.db.log_mirror import write_registry
+from services.db.schema import upgrade
+from services.projector import Projector, load_registry
+from tests.incremental import mirror
+
+DAY = dt.date(2024, 12, 31)
+RECORD = {
+    "id": "round-1",
+    "kind": "funding",
+    "date": "2024-06-01",
+    "company": "alpha",
+    "amount_usd": 1e9,
+    "investors": ["bigco"],
+}
+FIX = {  # no company: keyed by the record id, so it lands in another partition
+    "id": "fix-1",
+    "kind": "correction",
+    "reported": "2024-06-05",
+    "corrects": "round-1",
+    "fields": {"amount_usd": 2e9},
+}
+
+
+async def _fold_side_by_side(url: str) -> list:
+    upgrade(url)
+    engine = make_async_engine(url)
+    sessions = session_factory(engine)
+    registry = [
+        {"slug": "alpha", "name": "Alpha", "role": "startup", "country": "US"},
+        {"slug": "bigco", "name": "BigCo", "role": "incumbent", "country": "US"},
+    ]
+    events = [
+        LoggedEvent(DealEvent.of(parse_record(RECORD)), (0, 0)),
+        LoggedEvent(DealEvent.of(parse_record(FIX)), (1, 0)),
+    ]
+    try:
+        async with sessions() as session, session.begin():
+            await write_registry(session, registry, [], [])
+        async with sessions() as first, sessions() as second:
+            await first.begin()
+            await mirror(first, events[:1], DAY)  # folded, not committed yet
+            await second.begin()
+            racing = asyncio.create_task(mirror(second, events[1:], DAY))
+            await asyncio.sleep(1.0)
+            assert not racing.done(), "the correction's fold did not wait for the record's"
+            await first.commit()
+            await racing
+            await second.commit()
+        rules = load_rules(None)
+        await Projector(engine, rules).run(DAY, 365, record_alerts=True)
+        async with sessions() as session:
+            stored = await load_registry(session)
+            roles = {slug: e.role for slug, e in stored.items()}
+            projection = project(events, roles, DAY, 365, rules.thresholds)
+            return await check_tables(
+                session, projection, stored, {e.event.event_id for e in events}
+            )
+    finally:
+        await engine.dispose()
+
+
+def test_record_and_correction_folded_side_by_side(postgres_url: str) -> None:
+    checks = asyncio.run(_fold_side_by_side(postgres_url))
+    bad = [f"{c.name}: {c.differences}" for c in checks if not c.matches]
+    assert not bad, "\n".join(bad)
+    assert {c.name: c.live_rows for c in checks}["deals"] == 1
