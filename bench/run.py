@@ -132,6 +132,20 @@ def peak_rss_mb(pid: int) -> float:
     return 0.0
 
 
+def cpu_ticks() -> tuple[int, int]:
+    """(busy, total) jiffies of the whole machine, from /proc/stat."""
+    with open("/proc/stat") as stat:
+        fields = [int(v) for v in stat.readline().split()[1:]]
+    idle = fields[3] + fields[4]  # idle + iowait
+    return sum(fields) - idle, sum(fields)
+
+
+def busy_share(before: tuple[int, int], after: tuple[int, int]) -> float:
+    """How much of all cores was busy between two `cpu_ticks()` readings (0..1): a second
+    worker cannot add what the first left unused."""
+    return (after[0] - before[0]) / max(1, after[1] - before[1])
+
+
 def count_rows(url: str, statement: str) -> int:
     engine = make_sync_engine(url)
     try:
@@ -294,8 +308,12 @@ def main() -> None:
         worker_env = {**env, "DATABASE_URL": url, "DEALWATCH_GROUP": f"{prefix}bench-{n}w"}
         workers = Workers(worker_env, n, workdir / f"worker-{n}w")
         try:
+            cpu = cpu_ticks()
             result[f"live_rps_{n}w"] = catch_up(url, workers, args.records)
-            say(f"live_rps_{n}w {result[f'live_rps_{n}w']:,.0f}")
+            say(
+                f"live_rps_{n}w {result[f'live_rps_{n}w']:,.0f} (machine busy "
+                f"{busy_share(cpu, cpu_ticks()):.0%} of {os.cpu_count()} cores)"
+            )
             if n == 1:
                 from services.catchup import wait_until_caught_up
                 from services.db.engine import make_async_engine
