@@ -39,7 +39,9 @@ class Settings(BaseSettings):
     dealwatch_today: dt.date | None = None
     dealwatch_window_days: int = Field(default=365, ge=1)
     dealwatch_projection_interval: float = Field(default=1.0, gt=0)
-    dealwatch_backlog_projection_interval: float = Field(default=5.0, ge=0)
+    # while a backlog is read, the series merge (which rewrites the rows the queued changes
+    # move: all of them, in a backlog spread over every day) runs this often, not every batch
+    dealwatch_backlog_projection_interval: float = Field(default=30.0, ge=0)
 
     dealwatch_reevaluate_cron: str = "5 0 * * *"
     dealwatch_digest_cron: str = "0 8 * * mon"

@@ -35,7 +35,7 @@ log = logging.getLogger("dealwatch.worker")
 
 BATCH_SIZE = 2_000
 BATCH_WITHIN = 0.1  # a trickle of live events waits at most this long for its batch
-STALE_REFRESH_EVERY = 60.0  # s: while a backlog is read, its companies are refreshed this often
+STALE_REFRESH_EVERY = 300.0  # s: while a backlog is read, its companies are refreshed this often
 
 
 def event_row(topic: str, partition: int, offset: int, value: bytes) -> dict[str, Any]:

@@ -22,6 +22,9 @@ from services.projection.evaluation import evaluation_day
 from services.projection.records import chunks
 
 REFRESH_CHUNK = 2_000  # companies per refresh transaction: live batches interleave
+ANY_WORKER = -1
+"""The partition of companies queued by a new evaluation day: every company moves with the
+calendar, whoever owns it; any worker may take them."""
 
 
 async def queue_stale(session: AsyncSession, companies: Mapping[str, int]) -> None:
@@ -31,6 +34,12 @@ async def queue_stale(session: AsyncSession, companies: Mapping[str, int]) -> No
             dialect_insert(session, StaleCompany).on_conflict_do_nothing(),
             [{"slug": slug, "partition": p} for slug, p in sorted(companies.items())],
         )
+
+
+async def queue_all(session: AsyncSession, slugs: Collection[str]) -> None:
+    """Queue every company in `slugs` (those queued already keep their partition)."""
+    for part in chunks(sorted(slugs), 5_000):
+        await queue_stale(session, dict.fromkeys(part, ANY_WORKER))
 
 
 async def forget_stale(session: AsyncSession, slugs: Collection[str]) -> None:
@@ -47,7 +56,7 @@ async def take_stale(
     PostgreSQL: rows another worker is taking are skipped."""
     query = select(StaleCompany.slug).order_by(StaleCompany.slug).limit(limit)
     if partitions is not None:
-        query = query.where(StaleCompany.partition.in_(sorted(partitions)))
+        query = query.where(StaleCompany.partition.in_([ANY_WORKER, *sorted(partitions)]))
     if session.bind is not None and session.bind.dialect.name == "postgresql":
         query = query.with_for_update(skip_locked=True)
     slugs = list((await session.execute(query)).scalars())

@@ -22,6 +22,7 @@ from services.db.state_models import (
 from services.projection.codec import decode
 from services.projection.companies import refresh_companies
 from services.projection.records import add_checks, chunks, deal_row, fold_targets, write_deals
+from services.projection.stale import queue_all
 
 FORMAT = STATE_FORMAT
 ABSORBING_KINDS = ("licensing", "acquisition")
@@ -49,7 +50,8 @@ async def refresh_all_companies(session: AsyncSession, day: dt.date) -> int:
 
 async def roll_over(session: AsyncSession, before: dt.date, now: dt.date) -> None:
     """A new evaluation day: records dated between the two days enter or leave the deal ledger
-    and the alert rules, and every company's runway moves with the calendar."""
+    and the alert rules, and every company's runway moves with the calendar: all are queued
+    as stale, refreshed a chunk per transaction after this one (not all under the lock)."""
     low, high = sorted((before, now))
     c = RecordState.__table__.c
     rows = (
@@ -65,7 +67,7 @@ async def roll_over(session: AsyncSession, before: dt.date, now: dt.date) -> Non
             deletes.append(record_id)
     await write_deals(session, deletes, upserts)
     await queue_record_checks(session, select(c.record_id).where(c.date > low, c.date <= high))
-    await refresh_all_companies(session, now)
+    await queue_all(session, await all_companies(session))
 
 
 async def queue_record_checks(session: AsyncSession, ids) -> None:
