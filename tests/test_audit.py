@@ -89,9 +89,10 @@ def test_replay_into_a_fresh_database_equals_the_live_tables(
 
 
 def test_verify_names_every_edited_table_and_row(live: Settings) -> None:
-    clean = _cli("replay", "--verify")
-    assert clean.exit_code == 0, clean.output
-    assert clean.output.count("match") >= 7 and "differs" not in clean.output
+    for verify in (("replay", "--verify"), ("replay", "--verify", "--spec")):
+        clean = _cli(*verify)
+        assert clean.exit_code == 0, clean.output
+        assert clean.output.count("match") >= 7 and "differs" not in clean.output
     _execute(
         live.database_url,
         "UPDATE consolidation SET idx = 99.9 WHERE as_of = '2024-12-31'",
@@ -101,17 +102,18 @@ def test_verify_names_every_edited_table_and_row(live: Settings) -> None:
         "UPDATE companies SET total_raised_usd = 7 WHERE slug = 'openai'",
         "DELETE FROM deals WHERE record_id = (SELECT min(record_id) FROM deals)",
     )
-    tampered = _cli("audit", "verify")
-    assert tampered.exit_code == 3, tampered.output
-    out = tampered.output
-    assert "consolidation as_of=2024-12-31, window_days=365: idx is 99.9" in out
-    assert "consolidation_by_incumbent as_of=2024-12-31, incumbent=amazon: capital_usd" in out
-    assert "watchlist company=adept: status is 'ok', the log implies 'absorbed'" in out
-    assert "companies slug=openai: total_raised_usd is 7" in out
-    assert "implied by the log, missing from the table" in out
-    lines = out.splitlines()
-    for table in ("consolidation", "consolidation_by_incumbent", "watchlist", "companies"):
-        assert any(line.startswith(f"│ {table} ") and "differs" in line for line in lines)
+    for verify in (("audit", "verify"), ("replay", "--verify", "--spec")):  # fold, then spec
+        tampered = _cli(*verify)
+        assert tampered.exit_code == 3, tampered.output
+        out = tampered.output
+        assert "consolidation as_of=2024-12-31, window_days=365: idx is 99.9" in out
+        assert "consolidation_by_incumbent as_of=2024-12-31, incumbent=amazon: capital_usd" in out
+        assert "watchlist company=adept: status is 'ok', the log implies 'absorbed'" in out
+        assert "companies slug=openai: total_raised_usd is 7" in out
+        assert "implied by the log, missing from the table" in out
+        lines = out.splitlines()
+        for table in ("consolidation", "consolidation_by_incumbent", "watchlist", "companies"):
+            assert any(line.startswith(f"│ {table} ") and "differs" in line for line in lines)
 
 
 def test_a_forged_event_is_named_by_partition_and_offset(live: Settings) -> None:

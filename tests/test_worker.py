@@ -6,6 +6,8 @@ import asyncio
 import dataclasses
 import datetime as dt
 import json
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -28,7 +30,7 @@ from tests.expected import (
 )
 from tests.scenarios import EXTRA_RECORDS
 from tests.synthetic import synthetic_records, write_jsonl, write_registry
-from tests.workers import Worker, catch_up, dump_tables, run_worker_until_caught_up
+from tests.workers import Worker, catch_up, cli_env, dump_tables, run_worker_until_caught_up
 
 EXPECTED = expected()
 SEED = [json.loads(line) for line in SEED_FEED.read_text().splitlines() if line.strip()]
@@ -191,6 +193,16 @@ def test_sigkill_mid_stream_equals_clean_rebuild(
     run_worker_until_caught_up(rebuild, tmp_path / "rebuild.log", 240)
     assert dump_tables(sqlite_url, True) == dump_tables(rebuild_url, True)
     assert _rows(sqlite_url, "SELECT COUNT(*) AS n FROM events")[0]["n"] == len(records)
+    # a backlog of full batches (companies queued, refreshed once caught up) equals the spec
+    verify = subprocess.run(
+        [sys.executable, "-m", "services", "replay", "--verify"],
+        env=cli_env(settings),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert verify.returncode == 0, verify.stdout[-3000:] + verify.stderr[-3000:]
+    assert "differ" not in verify.stdout, verify.stdout[-3000:]
 
 
 @pytest.mark.parametrize("field", ["consolidation", "watchlist"])

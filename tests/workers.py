@@ -18,23 +18,29 @@ from services.config import Settings
 from services.db.engine import make_async_engine, make_sync_engine
 
 
+def cli_env(settings: Settings) -> dict[str, str]:
+    """The environment a user's `dealwatch` command would run with, for `settings`."""
+    env = {
+        **os.environ,
+        "KAFKA_BOOTSTRAP_SERVERS": settings.kafka_bootstrap_servers,
+        "DEALWATCH_TOPIC_PREFIX": settings.dealwatch_topic_prefix,
+        "DATABASE_URL": settings.database_url,
+        "DEALWATCH_PROJECTION_INTERVAL": "0.5",
+    }
+    if settings.dealwatch_today:
+        env["DEALWATCH_TODAY"] = settings.dealwatch_today.isoformat()
+    if settings.dealwatch_rules_file:
+        env["DEALWATCH_RULES_FILE"] = str(settings.dealwatch_rules_file)
+    return env
+
+
 class Worker:
     """`python -m services worker` with its own environment and log file."""
 
     def __init__(self, settings: Settings, log: Path) -> None:
         self.settings = settings
         self.log = log
-        env = {
-            **os.environ,
-            "KAFKA_BOOTSTRAP_SERVERS": settings.kafka_bootstrap_servers,
-            "DEALWATCH_TOPIC_PREFIX": settings.dealwatch_topic_prefix,
-            "DATABASE_URL": settings.database_url,
-            "DEALWATCH_PROJECTION_INTERVAL": "0.5",
-        }
-        if settings.dealwatch_today:
-            env["DEALWATCH_TODAY"] = settings.dealwatch_today.isoformat()
-        if settings.dealwatch_rules_file:
-            env["DEALWATCH_RULES_FILE"] = str(settings.dealwatch_rules_file)
+        env = cli_env(settings)
         with log.open("ab") as out:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "services", "worker"],

@@ -35,7 +35,15 @@ def replay(
     verify: Annotated[
         bool,
         typer.Option(
-            help="Compare every table users query with the replay; exit 3 on a difference"
+            help="Compare the SQL mirror and every table users query with the replay; exit 3 "
+            "on a difference"
+        ),
+    ] = False,
+    spec: Annotated[
+        bool,
+        typer.Option(
+            help="Replay with the specification, `project()` over the whole log in memory "
+            "(memory grows with the log), instead of the worker's incremental code"
         ),
     ] = False,
     db: Annotated[
@@ -56,8 +64,8 @@ def replay(
     if db is not None:
         _rebuild_into(settings, db, rules, day, known)
         return
-    if output is None and not verify:
-        _replay_bounded(settings, rules, day, known)
+    if output is None and not spec:
+        _replay_bounded(settings, rules, day, known, verify)
         return
     snapshot = asyncio.run(read_log(settings))
     roles = {slug: c.role for slug, c in snapshot.registry.items()}
@@ -95,9 +103,12 @@ def replay(
         _verify(settings, projection, digest, day, known, snapshot.registry, first)
 
 
-def _replay_bounded(settings, rules, day: dt.date, known: dt.date | None) -> None:
-    """The log folded by the worker's incremental code into a scratch SQLite database: memory
-    stays bounded whatever the log's length (`--output`/`--verify` hold the whole log)."""
+def _replay_bounded(
+    settings, rules, day: dt.date, known: dt.date | None, verify: bool = False
+) -> None:
+    """The log folded by the worker's incremental code into a scratch SQLite database, and
+    (`verify`) the live database compared with it, streamed: memory stays bounded whatever
+    the log's length (`--spec`/`--output` hold the whole log)."""
     import tempfile
 
     from sqlalchemy import func, select
@@ -119,17 +130,81 @@ def _replay_bounded(settings, rules, day: dt.date, known: dt.date | None) -> Non
             return last, watch, alerts
 
         last, watch, alerts = asyncio.run(in_session(url, summary))
-    table = Table(
-        title=f"replay as of {day}" + (f", known at {known}" if known else ""), show_header=False
+        table = Table(
+            title=f"replay as of {day}" + (f", known at {known}" if known else ""),
+            show_header=False,
+        )
+        table.add_row("messages read", str(total))
+        table.add_row("records", str(outcome.events))
+        table.add_row("series rows", str(outcome.series_rows))
+        if last:
+            table.add_row("index / hhi", f"{last.idx:.1f} / {last.hhi}")
+        table.add_row("watchlist", watchlist_line([(c, s) for c, s in watch if s in WATCHED]))
+        table.add_row("alerts implied", str(alerts))
+        console.print(table)
+        if verify:
+            _verify_against_rebuild(settings, url, day, known)
+
+
+def _verify_against_rebuild(settings, scratch: str, day: dt.date, known: dt.date | None) -> None:
+    """The live mirror, registry and tables against the scratch rebuild; exit 3 on a
+    difference."""
+    from services.audit.compare import compare_mirror, compare_registry, compare_tables
+    from services.db.engine import make_async_engine, session_factory
+
+    async def compare():
+        live, rebuilt = make_async_engine(settings.database_url), make_async_engine(scratch)
+        try:
+            async with session_factory(live)() as ours, session_factory(rebuilt)() as theirs:
+                state = await ours.get(ProjectionState, 1)
+                mirror = None if known else await compare_mirror(ours, theirs)
+                registry = await compare_registry(ours, theirs)
+                checks = None
+                if known is None and state is not None and state.evaluation_day == day:
+                    checks = await compare_tables(ours, theirs, settings.dealwatch_window_days)
+                return state, mirror, registry, checks
+        finally:
+            await live.dispose()
+            await rebuilt.dispose()
+
+    state, mirror, same_registry, checks = asyncio.run(compare())
+    same_events = mirror is None or not any(mirror)
+    if mirror is None:
+        console.print("[yellow]SQL mirror not compared:[/] --known-at replays part of the log")
+    else:
+        missing, extra, moved = mirror
+        console.print(
+            "SQL mirror against the log (event ids at their first offsets): "
+            + (
+                "[green]the same"
+                if same_events
+                else f"[red]DIFFERENT ({missing} not mirrored, {extra} not in the log, "
+                f"{moved} at another offset)"
+            )
+        )
+    _print_registry(same_registry)
+    tables_match = True
+    if checks is None:
+        _print_not_compared(state)
+    else:
+        tables_match = _print_checks(checks)
+    if not (same_events and same_registry and tables_match):
+        raise typer.Exit(3)
+
+
+def _print_registry(same: bool) -> None:
+    console.print(
+        "SQL registry against the companies topic: "
+        + ("[green]the same" if same else "[red]DIFFERENT")
     )
-    table.add_row("messages read", str(total))
-    table.add_row("records", str(outcome.events))
-    table.add_row("series rows", str(outcome.series_rows))
-    if last:
-        table.add_row("index / hhi", f"{last.idx:.1f} / {last.hhi}")
-    table.add_row("watchlist", watchlist_line([(c, s) for c, s in watch if s in WATCHED]))
-    table.add_row("alerts implied", str(alerts))
-    console.print(table)
+
+
+def _print_not_compared(state) -> None:
+    console.print(
+        "[yellow]tables not compared:[/] they hold the projection as of "
+        f"{state.evaluation_day if state else 'nothing yet'} as known now "
+        "(drop --as-of/--known-at to compare them)"
+    )
 
 
 async def _rebuild_with_progress(settings, url, rules, day, known, total):
@@ -224,18 +299,11 @@ def _verify(
     same_registry = {s: (e.name, e.role, e.country) for s, e in sql_registry.items()} == {
         s: (c.name, c.role, c.country) for s, c in registry.items()
     }
-    console.print(
-        "SQL registry against the companies topic: "
-        + ("[green]the same" if same_registry else "[red]DIFFERENT")
-    )
+    _print_registry(same_registry)
     same_bytes = same_events and same_registry
     tables_match = True
     if known is not None or state is None or state.evaluation_day != day:
-        console.print(
-            "[yellow]tables not compared:[/] they hold the projection as of "
-            f"{state.evaluation_day if state else 'nothing yet'} as known now "
-            "(drop --as-of/--known-at to compare them)"
-        )
+        _print_not_compared(state)
     else:
         tables_match = _verify_tables(settings, projection, registry, log_event_ids)
     if not (same_bytes and tables_match):
@@ -259,6 +327,11 @@ def _verify_tables(settings, projection, registry, log_event_ids: set[str]) -> b
             lambda session: check_tables(session, projection, registry, log_event_ids),
         )
     )
+    return _print_checks(checks)
+
+
+def _print_checks(checks) -> bool:
+    """The table of checks and the rows that differ; whether all match."""
     table = Table("table", "rows in SQL", "rows implied", "sha256 (SQL)", "result")
     for check in checks:
         table.add_row(
