@@ -258,8 +258,13 @@ def create_app(settings: Settings | None = None) -> faust.App:
             await projections.mirror_registry(batch)
 
     def owned() -> set[int]:
+        """This worker's deal-events partitions (none while a rebalance is under way)."""
         topic = deal_events.get_topic_name()
-        return {tp.partition for tp in app.consumer.assignment() if tp.topic == topic}
+        try:
+            assigned = app.consumer.assignment()
+        except Exception:  # the consumer is not started yet: nothing is ours to refresh
+            return set()
+        return {tp.partition for tp in assigned if tp.topic == topic}
 
     projections.owned = owned
 
