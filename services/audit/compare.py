@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from alerts.outbox import CANCELLED, OPERATIONAL_RULES
 from projections.projection import Projection
-from services.audit.tables import SHOWN, TableCheck, normalise
+from services.audit.tables import SHOWN, TableCheck, difference, normalise
 from services.db.models import Alert, Event, RegistryEntry
 from services.db.projection_rows import projection_tables
 
@@ -63,10 +63,6 @@ def _canonical(row: dict) -> bytes:
     return json.dumps([[c, normalise(row[c])] for c in sorted(row)], default=str).encode()
 
 
-def _where(keys: Sequence[str], row: dict) -> str:
-    return ", ".join(f"{k}={row[k]}" for k in keys)
-
-
 async def compare_table(
     name: str,
     live: AsyncSession,
@@ -86,22 +82,8 @@ async def compare_table(
         if implied is not None:
             counts[1] += 1
             rebuilt_hash.update(_canonical(implied))
-        if len(differences) >= SHOWN:
-            continue
-        if implied is None:
-            differences.append(f"{_where(keys, stored)}: in the table, not implied by the log")
-        elif stored is None:
-            differences.append(
-                f"{_where(keys, implied)}: implied by the log, missing from the table"
-            )
-        else:
-            changed = [
-                f"{c} is {stored[c]!r}, the log implies {implied[c]!r}"
-                for c in sorted(implied)
-                if normalise(stored.get(c)) != normalise(implied[c])
-            ]
-            if changed:
-                differences.append(f"{_where(keys, stored)}: " + "; ".join(changed))
+        if len(differences) < SHOWN and (found := difference(keys, stored, implied)):
+            differences.append(found)
     check = TableCheck(name, counts[0], counts[1], live_hash.hexdigest(), rebuilt_hash.hexdigest())
     check.differences = differences
     return check
@@ -153,12 +135,7 @@ async def compare_alert_keys(live: AsyncSession, rebuilt: AsyncSession) -> Table
             counts[1] += 1
             rebuilt_hash.update(implied["alert_key"].encode() + b"\n")
         if len(check.differences) < SHOWN and (stored is None or implied is None):
-            where = _where(keys, stored or implied)
-            check.differences.append(
-                f"{where}: in the table, not implied by the log"
-                if implied is None
-                else f"{where}: implied by the log, missing from the table"
-            )
+            check.differences.append(difference(keys, stored, implied))  # type: ignore[arg-type]
     check.live_rows, check.replay_rows = counts
     check.live_checksum, check.replay_checksum = live_hash.hexdigest(), rebuilt_hash.hexdigest()
     return check

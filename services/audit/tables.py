@@ -65,6 +65,23 @@ def _describe(keys: Sequence[str], key: tuple) -> str:
     return ", ".join(f"{k}={v}" for k, v in zip(keys, key, strict=True))
 
 
+def difference(keys: Sequence[str], stored: dict | None, implied: dict | None) -> str | None:
+    """How a stored row differs from the one the log implies (either may be missing), in the
+    words every audit prints; None when they agree."""
+    row = stored if stored is not None else implied
+    where = _describe(keys, tuple(row[k] for k in keys))  # type: ignore[index]
+    if implied is None:
+        return f"{where}: in the table, not implied by the log"
+    if stored is None:
+        return f"{where}: implied by the log, missing from the table"
+    changed = [
+        f"{c} is {stored.get(c)!r}, the log implies {implied[c]!r}"
+        for c in sorted(implied)
+        if normalise(stored.get(c)) != normalise(implied[c])
+    ]
+    return f"{where}: " + "; ".join(changed) if changed else None
+
+
 def compare_rows(name: str, table: TableRows, live: list[dict]) -> TableCheck:
     """The table as stored (`live`) against the rows the replay implies."""
     columns = sorted(table.rows[0]) if table.rows else sorted(live[0]) if live else []
@@ -83,20 +100,9 @@ def compare_rows(name: str, table: TableRows, live: list[dict]) -> TableCheck:
     for key in sorted(stored.keys() | implied.keys(), key=lambda k: json.dumps(k, default=str)):
         if len(check.differences) >= SHOWN:
             break
-        row = stored.get(key) or implied[key]
-        where = _describe(table.keys, tuple(row[k] for k in table.keys))
-        if key not in implied:
-            check.differences.append(f"{where}: in the table, not implied by the log")
-        elif key not in stored:
-            check.differences.append(f"{where}: implied by the log, missing from the table")
-        else:
-            changed = [
-                f"{c} is {stored[key][c]!r}, the log implies {implied[key][c]!r}"
-                for c in columns
-                if normalise(stored[key][c]) != normalise(implied[key][c])
-            ]
-            if changed:
-                check.differences.append(f"{where}: " + "; ".join(changed))
+        found = difference(table.keys, stored.get(key), implied.get(key))
+        if found:
+            check.differences.append(found)
     return check
 
 
