@@ -14,6 +14,7 @@ import logging
 import ssl
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import faust
@@ -29,7 +30,9 @@ from services.db.engine import make_async_engine, session_factory
 from services.db.log_mirror import Consumed, Message, write_events, write_registry
 from services.projection.batch import fold_batch
 from services.projector import Projector
+from services.runtime import tune_gc_for_batches
 from services.topics import COMPANIES, DEAL_EVENTS
+from services.write_ahead import WriteAhead
 
 log = logging.getLogger("dealwatch.worker")
 
@@ -92,6 +95,17 @@ def _ssl(settings: Settings) -> ssl.SSLContext | None:
     return ssl.create_default_context(cafile=cafile)
 
 
+@dataclass(frozen=True)
+class DecodedBatch:
+    """One `take_events` batch, decoded, ready for its transaction."""
+
+    rows: list[dict[str, Any]]
+    decoded: list[LoggedEvent]
+    messages: list[Message]
+    consumed: list[Consumed]
+    live: bool
+
+
 class Projections:
     """The worker's SQL side: one engine, the rules, and the projector run on a timer."""
 
@@ -106,6 +120,10 @@ class Projections:
         self._wake: asyncio.Event | None = None
         self.owned: Callable[[], set[int] | None] = lambda: None
         """The deal-events partitions this worker is assigned (None: all, no group)."""
+        self.live: Callable[[Sequence[faust.types.EventT]], bool] = lambda events: (
+            len(events) < BATCH_SIZE
+        )
+        """Whether a batch was read at the log's end (live news) rather than from a backlog."""
 
     @property
     def wake(self) -> asyncio.Event:
@@ -136,8 +154,9 @@ class Projections:
         if self._engine is not None:
             await self._engine.dispose()
 
-    async def mirror_events(self, events: Sequence[faust.types.EventT]) -> None:
-        started = time.perf_counter()
+    def decode_batch(self, events: Sequence[faust.types.EventT]) -> DecodedBatch:
+        """A batch's `events` rows, decoded events and chain messages (pure Python: runs while
+        the previous batch is written)."""
         rows, decoded = [], []
         for e in events:
             m = e.message
@@ -157,14 +176,23 @@ class Projections:
             Message(e.message.topic, e.message.partition, e.message.offset, e.message.value)
             for e in events
         ]
-        live = len(events) < BATCH_SIZE  # a full batch: more is waiting, a backlog is read
+        return DecodedBatch(rows, decoded, messages, consumed_positions(events), self.live(events))
+
+    async def write_batch(self, batch: DecodedBatch) -> None:
+        """Mirror and fold one batch in one transaction."""
+        started = time.perf_counter()
         async with session_factory(self.engine)() as session, session.begin():
-            await write_events(session, rows, consumed_positions(events), messages)
-            await fold_batch(session, decoded, self.settings.today(), live=live)
+            await write_events(session, batch.rows, batch.consumed, batch.messages)
+            await fold_batch(session, batch.decoded, self.settings.today(), live=batch.live)
         self.wake.set()
         log.debug(
-            "mirrored and folded %d events in %.3fs", len(events), time.perf_counter() - started
+            "mirrored and folded %d events in %.3fs",
+            len(batch.messages),
+            time.perf_counter() - started,
         )
+
+    async def mirror_events(self, events: Sequence[faust.types.EventT]) -> None:
+        await self.write_batch(self.decode_batch(events))
 
     async def mirror_registry(self, events: Sequence[faust.types.EventT]) -> None:
         latest: dict[str, dict | None] = {}
@@ -223,6 +251,7 @@ def registry_row(value: bytes) -> dict:
 def create_app(settings: Settings | None = None) -> faust.App:
     """The Faust app; its id is the consumer group, so workers with one prefix share the work."""
     settings = settings or get_settings()
+    tune_gc_for_batches()
     rules = load_rules(settings.dealwatch_rules_file, settings.slack_default_channel)
     projections = Projections(settings, rules)
     servers = [f"kafka://{h.strip()}" for h in settings.kafka_bootstrap_servers.split(",")]
@@ -249,8 +278,13 @@ def create_app(settings: Settings | None = None) -> faust.App:
 
     @app.agent(deal_events, name="mirror-events")
     async def mirror_events(stream: faust.StreamT) -> None:
-        async for batch in stream.take_events(BATCH_SIZE, within=BATCH_WITHIN):
-            await projections.mirror_events(batch)
+        ahead = WriteAhead(app.crash)
+        try:
+            async for batch in stream.take_events(BATCH_SIZE, within=BATCH_WITHIN):
+                decoded = projections.decode_batch(batch)
+                await ahead.submit(batch, lambda decoded=decoded: projections.write_batch(decoded))
+        finally:
+            await ahead.drain()  # a clean stop finishes the batch in flight
 
     @app.agent(companies, name="mirror-registry")
     async def mirror_registry(stream: faust.StreamT) -> None:
@@ -267,6 +301,18 @@ def create_app(settings: Settings | None = None) -> faust.App:
         return {tp.partition for tp in assigned if tp.topic == topic}
 
     projections.owned = owned
+
+    def at_log_end(events: Sequence[faust.types.EventT]) -> bool:
+        """Nothing more waits in the batch's partitions (the consumer's high-water marks)."""
+        ends: dict = {}
+        for e in events:
+            ends[e.message.tp] = max(ends.get(e.message.tp, 0), e.message.offset + 1)
+        try:
+            return all((app.consumer.highwater(tp) or 0) <= end for tp, end in ends.items())
+        except Exception:  # no high-water mark yet: a full batch means more is waiting
+            return len(events) < BATCH_SIZE
+
+    projections.live = at_log_end
 
     @app.task
     async def keep_projected() -> None:

@@ -4,6 +4,7 @@ consumer of its own: no consumer group, no commits, no effect on the live worker
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from collections.abc import Callable
 
@@ -17,6 +18,7 @@ from services.db.schema import upgrade
 from services.log_reader import read_topic
 from services.projection.batch import fold_batch
 from services.projector import ProjectionOutcome, Projector
+from services.runtime import tune_gc_for_batches
 from services.topics import COMPANIES, DEAL_EVENTS
 from services.worker import decoded_row, registry_row
 
@@ -38,6 +40,7 @@ async def rebuild(
 ) -> ProjectionOutcome:
     """Mirror the whole log into the database at `url` (only what was known at `known_at`,
     when given) and project it as of `evaluation_day`, alerts included."""
+    tune_gc_for_batches()
     upgrade(url)
     engine = make_async_engine(url)
     try:
@@ -55,11 +58,13 @@ async def rebuild(
 
 
 async def _mirror_events(settings, engine, known_at, evaluation_day, advance) -> None:
+    """Read and decode the next batch while the previous one is written (one in flight)."""
     rows: list[dict] = []
     decoded: list = []
     messages: list[Message] = []
+    writing: asyncio.Future | None = None
 
-    async def flush() -> None:
+    async def write(rows: list[dict], decoded: list, messages: list[Message]) -> None:
         ends: dict[tuple[str, int], int] = {}
         for m in messages:
             ends[(m.topic, m.partition)] = max(ends.get((m.topic, m.partition), 0), m.offset + 1)
@@ -68,23 +73,33 @@ async def _mirror_events(settings, engine, known_at, evaluation_day, advance) ->
             await write_events(session, rows, consumed, messages)
             await fold_batch(session, decoded, evaluation_day, live=False)
         advance(len(messages))
-        rows.clear()
-        decoded.clear()
-        messages.clear()
 
-    async for m in read_topic(settings, settings.topic(DEAL_EVENTS)):
-        messages.append(Message(m.topic, m.partition, m.offset, m.value))
-        try:
-            row, event = decoded_row(m.topic, m.partition, m.offset, m.value)
-        except ValueError:
-            row = None  # undecodable: chained and counted, not mirrored (as the worker does)
-        if row is not None and (known_at is None or row["reported"] <= known_at):
-            rows.append(row)
-            decoded.append(LoggedEvent(event, (m.partition, m.offset)))
-        if len(messages) >= BATCH:
+    async def flush() -> None:
+        nonlocal rows, decoded, messages, writing
+        if writing is not None:
+            await writing
+        writing = asyncio.ensure_future(write(rows, decoded, messages))
+        rows, decoded, messages = [], [], []
+
+    try:
+        async for m in read_topic(settings, settings.topic(DEAL_EVENTS)):
+            messages.append(Message(m.topic, m.partition, m.offset, m.value))
+            try:
+                row, event = decoded_row(m.topic, m.partition, m.offset, m.value)
+            except ValueError:
+                row = None  # undecodable: chained and counted, not mirrored (as the worker does)
+            if row is not None and (known_at is None or row["reported"] <= known_at):
+                rows.append(row)
+                decoded.append(LoggedEvent(event, (m.partition, m.offset)))
+            if len(messages) >= BATCH:
+                await flush()
+        if messages:
             await flush()
-    if messages:
-        await flush()
+        if writing is not None:
+            await writing
+    finally:
+        if writing is not None and not writing.done():
+            writing.cancel()  # reading failed: no write outlives the replay
 
 
 async def _mirror_registry(settings, engine, advance) -> None:
