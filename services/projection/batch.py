@@ -15,8 +15,6 @@ from services.projection.evaluation import evaluation_day
 from services.projection.records import FoldOutcome, fold_targets
 from services.projection.stale import forget_stale, queue_stale
 
-__all__ = ["evaluation_day", "fold_batch"]
-
 
 async def fold_batch(
     session: AsyncSession, events: Iterable[LoggedEvent], today: dt.date, *, live: bool = True
