@@ -21,7 +21,6 @@ class RecordState(SQLModel, table=True):
     __table_args__ = (
         Index("ix_record_state_company", "company"),
         Index("ix_record_state_date", "date"),
-        Index("ix_record_state_retracted", "retracted"),
     )
 
     record_id: str = Field(primary_key=True)

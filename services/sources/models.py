@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import Column, DateTime, Text
+from sqlalchemy import Column, DateTime, Index, Text
 from sqlmodel import Field, SQLModel
 
 
@@ -33,6 +33,7 @@ class ReviewItem(SQLModel, table=True):
     """An item waiting for a person: `dealwatch review accept|reject`."""
 
     __tablename__ = "review_items"
+    __table_args__ = (Index("ix_review_items_state", "state"),)
 
     key: str = Field(primary_key=True)
     source: str
