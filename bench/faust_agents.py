@@ -2,6 +2,7 @@
 
 `bare`: decode batches from `stream.take` and nothing else. `table`: update a Faust table
 per event (the naive way to keep per-company state). Prints JSON with the measured rate.
+BENCH_TUNE_GC=1 tunes the garbage collector as `dealwatch worker` does (services/runtime.py).
 """
 
 from __future__ import annotations
@@ -17,6 +18,10 @@ import faust
 
 def main() -> None:
     mode, topic_name, count = sys.argv[1], sys.argv[2], int(sys.argv[3])
+    if os.environ.get("BENCH_TUNE_GC"):
+        from services.runtime import tune_gc_for_batches
+
+        tune_gc_for_batches()  # as the dealwatch worker does
     bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
     app = faust.App(
         f"bench-{mode}-{uuid.uuid4().hex[:8]}",

@@ -31,6 +31,7 @@ VARIANTS: list[tuple[str, dict[str, str]]] = [
     ("stream_buffer_maxsize=16384", {"STREAM_BUFFER_MAXSIZE": "16384"}),
     ("take 10000 within 1 s", {"BENCH_TAKE": "10000", "BENCH_WITHIN": "1.0"}),
     ("take 500 within 0.1 s", {"BENCH_TAKE": "500", "BENCH_WITHIN": "0.1"}),
+    ("garbage collector tuned as the worker's", {"BENCH_TUNE_GC": "1"}),
     (
         "all of: poll 10000, fetch 4 MiB, buffer 16384, take 10000",
         {

@@ -60,11 +60,6 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.execute("PRAGMA synchronous=NORMAL")
-    # 16 MB of page cache (default 2 MB): the mirror's indexes take random keys (event ids);
-    # checkpoint every 64 MB of WAL (default 4 MB, about every batch): a page several batches
-    # touch is copied back once. Measured in bench.fold_phases and bench.run (docs/benchmarks.md).
-    cursor.execute("PRAGMA cache_size=-16384")
-    cursor.execute("PRAGMA wal_autocheckpoint=16384")
     cursor.close()
 
 
