@@ -338,8 +338,8 @@ def main() -> None:
                 result["alert_latency_ms_p99"] = p(on_time, 0.99)
                 result["late_alert_latency_ms_p99"] = p(late, 0.99)
                 say(
-                    f"alert latency ms: {sorted(round(x) for x in on_time)}; late: "
-                    f"{sorted(round(x) for x in late)}"
+                    f"alert latency ms, in sending order: {[round(x) for x in on_time]}; "
+                    f"late: {[round(x) for x in late]}"
                 )
                 bench_db = url
         finally:
