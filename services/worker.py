@@ -191,9 +191,6 @@ class Projections:
             time.perf_counter() - started,
         )
 
-    async def mirror_events(self, events: Sequence[faust.types.EventT]) -> None:
-        await self.write_batch(self.decode_batch(events))
-
     async def mirror_registry(self, events: Sequence[faust.types.EventT]) -> None:
         latest: dict[str, dict | None] = {}
         for e in events:
