@@ -17,9 +17,12 @@ class WriteAhead:
     unacknowledged (Faust's reference count: `incref` now, `ack` after the write) until its
     transaction commits, so the consumer group never commits an offset SQL does not hold.
     A failed write calls `on_failure` (the worker stops: a restart reads the batch again)
-    and is raised again by the next `submit` or `drain`."""
+    and is raised again by the next `submit` or `drain`. `replay` uses it with no events to
+    acknowledge and no `on_failure`: the error simply ends the replay."""
 
-    def __init__(self, on_failure: Callable[[BaseException], Awaitable[None]]) -> None:
+    def __init__(
+        self, on_failure: Callable[[BaseException], Awaitable[None]] | None = None
+    ) -> None:
         self._on_failure = on_failure
         self._pending: asyncio.Future | None = None
 
@@ -40,8 +43,9 @@ class WriteAhead:
         try:
             await write()
         except Exception as error:
-            log.exception("a batch could not be written to SQL; stopping so that it is read again")
-            await self._on_failure(error)
+            if self._on_failure is not None:
+                log.exception("a batch could not be written to SQL; stopping to read it again")
+                await self._on_failure(error)
             raise
         for event in events:
             event.ack()

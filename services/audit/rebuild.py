@@ -4,8 +4,8 @@ consumer of its own: no consumer group, no commits, no effect on the live worker
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
+import functools
 from collections.abc import Callable
 
 from alerts.rules_config import RulesConfig
@@ -21,6 +21,7 @@ from services.projector import ProjectionOutcome, Projector
 from services.runtime import tune_gc_for_batches
 from services.topics import COMPANIES, DEAL_EVENTS
 from services.worker import decoded_row, registry_row
+from services.write_ahead import WriteAhead
 
 BATCH = 5_000
 
@@ -58,11 +59,11 @@ async def rebuild(
 
 
 async def _mirror_events(settings, engine, known_at, evaluation_day, advance) -> None:
-    """Read and decode the next batch while the previous one is written (one in flight)."""
+    """Read and decode the next batch while the previous one is written (services/write_ahead)."""
     rows: list[dict] = []
     decoded: list = []
     messages: list[Message] = []
-    writing: asyncio.Future | None = None
+    ahead = WriteAhead()
 
     async def write(rows: list[dict], decoded: list, messages: list[Message]) -> None:
         ends: dict[tuple[str, int], int] = {}
@@ -73,13 +74,6 @@ async def _mirror_events(settings, engine, known_at, evaluation_day, advance) ->
             await write_events(session, rows, consumed, messages)
             await fold_batch(session, decoded, evaluation_day, live=False)
         advance(len(messages))
-
-    async def flush() -> None:
-        nonlocal rows, decoded, messages, writing
-        if writing is not None:
-            await writing
-        writing = asyncio.ensure_future(write(rows, decoded, messages))
-        rows, decoded, messages = [], [], []
 
     try:
         async for m in read_topic(settings, settings.topic(DEAL_EVENTS)):
@@ -92,14 +86,12 @@ async def _mirror_events(settings, engine, known_at, evaluation_day, advance) ->
                 rows.append(row)
                 decoded.append(LoggedEvent(event, (m.partition, m.offset)))
             if len(messages) >= BATCH:
-                await flush()
+                await ahead.submit((), functools.partial(write, rows, decoded, messages))
+                rows, decoded, messages = [], [], []
         if messages:
-            await flush()
-        if writing is not None:
-            await writing
+            await ahead.submit((), functools.partial(write, rows, decoded, messages))
     finally:
-        if writing is not None and not writing.done():
-            writing.cancel()  # reading failed: no write outlives the replay
+        await ahead.drain()  # no write outlives the replay
 
 
 async def _mirror_registry(settings, engine, advance) -> None:
