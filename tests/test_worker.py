@@ -236,3 +236,40 @@ def test_tables_match_the_pure_projection(
             for r in _rows(sqlite_url, "SELECT * FROM watchlist")
         )
         assert want == got
+
+
+def test_a_failed_write_stops_the_worker_and_a_restart_loses_nothing(
+    kafka: Settings, sqlite_url: str, tmp_path: Path
+) -> None:
+    """A transaction the database refuses stops the worker with its batch unacknowledged
+    (no offset past what SQL holds), and the next worker mirrors that batch."""
+    settings = _setup(kafka, sqlite_url)
+    _ingest(settings, SEED_FEED)
+    run_worker_until_caught_up(settings, tmp_path / "first.log")
+    before = {r["record_id"] for r in _rows(sqlite_url, "SELECT record_id FROM events")}
+    engine = make_sync_engine(sqlite_url)
+    with engine.begin() as conn:  # a real refusal, inside the worker's own transaction
+        conn.execute(
+            text(
+                "CREATE TRIGGER refuse_events BEFORE INSERT ON events "
+                "BEGIN SELECT RAISE(ABORT, 'refused by the test'); END"
+            )
+        )
+    extra = [dict(r) for r in EXTRA_RECORDS[:1]]
+    _ingest(settings, write_jsonl(extra, tmp_path / "extra.jsonl"))
+    worker = Worker(settings, tmp_path / "failing.log")
+    try:
+        worker.process.wait(60)
+    except subprocess.TimeoutExpired:
+        raise AssertionError(f"the worker kept running:\n{worker.output()}") from None
+    finally:
+        worker.stop()
+    assert worker.process.returncode != 0, worker.output()
+    assert "could not be written to SQL" in worker.log.read_text(errors="replace")
+    assert {r["record_id"] for r in _rows(sqlite_url, "SELECT record_id FROM events")} == before
+    with engine.begin() as conn:
+        conn.execute(text("DROP TRIGGER refuse_events"))
+    engine.dispose()
+    run_worker_until_caught_up(settings, tmp_path / "restarted.log")
+    after = {r["record_id"] for r in _rows(sqlite_url, "SELECT record_id FROM events")}
+    assert after == before | {extra[0]["id"]}
