@@ -13,14 +13,15 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from services.config import Settings
 from services.db.engine import session_factory
 from services.db.models import ProjectionState, StreamPosition
-from services.kafka_clients import client_kwargs, topic_partitions
+from services.kafka_clients import client_kwargs, topics_partitions
 from services.topics import COMPANIES, DEAL_EVENTS
 
 
 class LogEnds:
     """A long-lived client asking the broker where the consumed topics end. The partitions
-    are looked up at most once a minute: a full metadata fetch costs far more than the end
-    offsets on a broker with many topics, and the worker asks after every batch."""
+    are looked up at most once a minute, with metadata of the two topics only; once both
+    exist, the client's own refreshes (and leader lookups) ask for them alone, rather than
+    for every topic of the cluster (kafka_clients.topics_partitions)."""
 
     PARTITIONS_TTL = 60.0
 
@@ -39,11 +40,11 @@ class LogEnds:
             await self.consumer.start()
         s = self.settings
         if time.monotonic() - self._looked_up > self.PARTITIONS_TTL or not self._partitions:
-            self._partitions = [
-                TopicPartition(topic, p)
-                for topic in (s.topic(DEAL_EVENTS), s.topic(COMPANIES))
-                for p in await topic_partitions(self.consumer, topic)
-            ]
+            topics = [s.topic(DEAL_EVENTS), s.topic(COMPANIES)]
+            found = await topics_partitions(self.consumer, topics)
+            self._partitions = [TopicPartition(t, p) for t in topics for p in found[t]]
+            if all(found.values()):  # tracking a missing topic would create it
+                await self.consumer._client.set_topics(topics)
             self._looked_up = time.monotonic()
         ends = await self.consumer.end_offsets(self._partitions)
         return {(tp.topic, tp.partition): offset for tp, offset in ends.items()}

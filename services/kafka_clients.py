@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
+
+import aiokafka.errors as Errors
+from aiokafka.protocol.metadata import MetadataRequest
 
 from services.config import Settings
 
@@ -26,7 +30,32 @@ def client_kwargs(settings: Settings) -> dict[str, Any]:
     return kwargs
 
 
+async def topics_partitions(consumer, topics: Sequence[str]) -> dict[str, list[int]]:
+    """The partitions of each of `topics` (empty if it does not exist), from fresh metadata
+    of those topics only, never creating a missing one.
+
+    aiokafka's `fetch_all_metadata` decodes every topic of the cluster: 150 ms of the event
+    loop on a broker with 6,000 topics, 0.5 s while the machine was busy (the slow alert
+    after a backlog in docs/benchmarks.md). Kafka's metadata request v4+ can name topics
+    without creating them (brokers older than 1.0 would create them)."""
+    client = consumer._client
+    request = MetadataRequest(list(topics), allow_auto_topic_creation=False)
+    response = await client.send(client.get_random_node(), request)
+    found: dict[str, list[int]] = {topic: [] for topic in topics}
+    for topic_data in response.topics:
+        if response.API_VERSION == 0:
+            code, topic, partitions = topic_data
+        else:
+            code, topic, _internal, partitions = topic_data
+        error = Errors.for_code(code)
+        if error is Errors.UnknownTopicOrPartitionError:
+            continue
+        if error is not Errors.NoError and error is not Errors.LeaderNotAvailableError:
+            raise error(f"metadata of topic {topic}")  # e.g. not authorized: say so
+        found[topic] = sorted(partition[1] for partition in partitions)
+    return found
+
+
 async def topic_partitions(consumer, topic: str) -> list[int]:
-    """The partitions of `topic`, from fresh cluster metadata (empty if it does not exist)."""
-    metadata = await consumer._client.fetch_all_metadata()
-    return sorted(metadata.partitions_for_topic(topic) or [])
+    """The partitions of `topic` (empty if it does not exist), from fresh metadata."""
+    return (await topics_partitions(consumer, [topic]))[topic]

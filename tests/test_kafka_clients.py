@@ -1,0 +1,74 @@
+"""Topic lookups against the real broker: only the named topics, and none created."""
+
+from __future__ import annotations
+
+import asyncio
+
+from aiokafka import AIOKafkaConsumer
+from aiokafka.admin import AIOKafkaAdminClient
+
+from services.catchup import LogEnds
+from services.config import Settings
+from services.kafka_clients import client_kwargs, topics_partitions
+from services.producer import log_producer
+from services.topics import COMPANIES, DEAL_EVENTS, ensure_topics
+
+
+async def _topics(settings: Settings) -> set[str]:
+    admin = AIOKafkaAdminClient(**client_kwargs(settings))
+    await admin.start()
+    try:
+        return set(await admin.list_topics())
+    finally:
+        await admin.close()
+
+
+def test_partitions_of_named_topics_without_creating_missing_ones(kafka: Settings) -> None:
+    """The broker creates topics a metadata request names unless told not to; a lookup of
+    a topic that does not exist yet must not create it with the broker's defaults."""
+    missing = kafka.topic("not-created")
+
+    async def run() -> tuple[dict[str, list[int]], set[str]]:
+        await ensure_topics(kafka)
+        consumer = AIOKafkaConsumer(**client_kwargs(kafka), enable_auto_commit=False)
+        await consumer.start()
+        try:
+            for _ in range(50):  # a new topic reaches the broker's metadata shortly after
+                found = await topics_partitions(consumer, [kafka.topic(DEAL_EVENTS), missing])
+                if found[kafka.topic(DEAL_EVENTS)]:
+                    break
+                await asyncio.sleep(0.1)
+        finally:
+            await consumer.stop()
+        return found, await _topics(kafka)
+
+    found, existing = asyncio.run(run())
+    assert found == {
+        kafka.topic(DEAL_EVENTS): list(range(kafka.dealwatch_partitions)),
+        missing: [],
+    }
+    assert missing not in existing
+
+
+def test_log_ends_before_and_after_the_topics_exist(kafka: Settings) -> None:
+    async def run() -> tuple[dict, dict, set[str]]:
+        ends = LogEnds(kafka)
+        try:
+            before = await ends.offsets()
+            created = await _topics(kafka)
+            await ensure_topics(kafka)
+            async with log_producer(kafka) as producer:
+                await producer.send_and_wait(kafka.topic(DEAL_EVENTS), b"{}", partition=0)
+                await producer.send_and_wait(kafka.topic(DEAL_EVENTS), b"{}", partition=0)
+            ends._looked_up = 0.0  # as a minute later
+            after = await ends.offsets()
+        finally:
+            await ends.close()
+        return before, after, created
+
+    before, after, created = asyncio.run(run())
+    assert before == {}
+    assert kafka.topic(DEAL_EVENTS) not in created and kafka.topic(COMPANIES) not in created
+    assert after[(kafka.topic(DEAL_EVENTS), 0)] == 2
+    assert after[(kafka.topic(COMPANIES), 0)] == 0
+    assert len(after) == kafka.dealwatch_partitions + 1
