@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Collection
 from dataclasses import dataclass, field
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -25,8 +26,9 @@ class LogSnapshot:
     undecodable: list[str] = field(default_factory=list)
 
 
-async def read_topic(settings: Settings, topic: str):
-    """Yield every message of `topic` from the beginning to its current end."""
+async def read_topic(settings: Settings, topic: str, partitions: Collection[int] | None = None):
+    """Yield every message of `topic` (of its `partitions`, when given) from the beginning to
+    its current end."""
     consumer = AIOKafkaConsumer(
         **client_kwargs(settings),
         enable_auto_commit=False,
@@ -35,7 +37,11 @@ async def read_topic(settings: Settings, topic: str):
     )
     await consumer.start()
     try:
-        tps = [TopicPartition(topic, p) for p in await topic_partitions(consumer, topic)]
+        tps = [
+            TopicPartition(topic, p)
+            for p in await topic_partitions(consumer, topic)
+            if partitions is None or p in partitions
+        ]
         if not tps:
             return
         consumer.assign(tps)

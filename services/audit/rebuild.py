@@ -6,10 +6,18 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Collection
+
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from alerts.rules_config import RulesConfig
 from projections.effective import LoggedEvent
+from services.audit.processes import (
+    deal_event_partitions,
+    mirror_in_processes,
+    partition_groups,
+)
 from services.catchup import end_offsets
 from services.config import Settings
 from services.db.engine import make_async_engine, session_factory
@@ -38,15 +46,19 @@ async def rebuild(
     evaluation_day: dt.date,
     known_at: dt.date | None = None,
     advance: Callable[[int], None] = lambda _: None,
+    processes: int | None = None,
 ) -> ProjectionOutcome:
     """Mirror the whole log into the database at `url` (only what was known at `known_at`,
-    when given) and project it as of `evaluation_day`, alerts included."""
+    when given) and project it as of `evaluation_day`, alerts included. The events are
+    read and folded by up to `processes` processes, each with its share of the partitions
+    (default: one per CPU)."""
+    processes = processes or os.cpu_count() or 1
     tune_gc_for_batches()
     upgrade(url)
     engine = make_async_engine(url)
     try:
         await _mirror_registry(settings, engine, advance)
-        await _mirror_events(settings, engine, known_at, evaluation_day, advance)
+        await _mirror_events(settings, url, engine, known_at, evaluation_day, advance, processes)
         return await Projector(engine, rules).run(
             evaluation_day,
             settings.dealwatch_window_days,
@@ -58,8 +70,28 @@ async def rebuild(
         await engine.dispose()
 
 
-async def _mirror_events(settings, engine, known_at, evaluation_day, advance) -> None:
-    """Read and decode the next batch while the previous one is written (services/write_ahead)."""
+async def _mirror_events(
+    settings, url, engine, known_at, evaluation_day, advance, processes: int
+) -> None:
+    """The deal events, partition by partition in `processes` processes (services/audit/
+    processes.py) when there are more than one, as workers of one group would."""
+    groups = partition_groups(await deal_event_partitions(settings), processes)
+    if len(groups) > 1:
+        await mirror_in_processes(settings, url, known_at, evaluation_day, groups, advance)
+    else:
+        await mirror_partitions(settings, engine, known_at, evaluation_day, None, advance)
+
+
+async def mirror_partitions(
+    settings: Settings,
+    engine: AsyncEngine,
+    known_at: dt.date | None,
+    evaluation_day: dt.date,
+    partitions: Collection[int] | None,
+    advance: Callable[[int], None],
+) -> None:
+    """Mirror and fold the events of `partitions` (all when None) in batches, reading and
+    decoding the next batch while the previous one is written (services/write_ahead)."""
     rows: list[dict] = []
     decoded: list = []
     messages: list[Message] = []
@@ -76,7 +108,7 @@ async def _mirror_events(settings, engine, known_at, evaluation_day, advance) ->
         advance(len(messages))
 
     try:
-        async for m in read_topic(settings, settings.topic(DEAL_EVENTS)):
+        async for m in read_topic(settings, settings.topic(DEAL_EVENTS), partitions):
             messages.append(Message(m.topic, m.partition, m.offset, m.value))
             try:
                 row, event = decoded_row(m.topic, m.partition, m.offset, m.value)

@@ -50,6 +50,14 @@ def replay(
         str | None,
         typer.Option(help="Rebuild every projection table into this (fresh) database URL"),
     ] = None,
+    processes: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            help="Processes that read and fold the log, each its share of the partitions "
+            "(default: one per CPU)",
+        ),
+    ] = None,
 ) -> None:
     """Replay the log from the beginning and print (or save) the projection it implies."""
     from alerts.rules_config import load_rules
@@ -62,10 +70,10 @@ def replay(
     day = day or settings.today()
     rules = load_rules(settings.dealwatch_rules_file, settings.slack_default_channel)
     if db is not None:
-        _rebuild_into(settings, db, rules, day, known)
+        _rebuild_into(settings, db, rules, day, known, processes)
         return
     if output is None and not spec:
-        _replay_bounded(settings, rules, day, known, verify)
+        _replay_bounded(settings, rules, day, known, verify, processes)
         return
     snapshot = asyncio.run(read_log(settings))
     roles = {slug: c.role for slug, c in snapshot.registry.items()}
@@ -104,7 +112,12 @@ def replay(
 
 
 def _replay_bounded(
-    settings, rules, day: dt.date, known: dt.date | None, verify: bool = False
+    settings,
+    rules,
+    day: dt.date,
+    known: dt.date | None,
+    verify: bool = False,
+    processes: int | None = None,
 ) -> None:
     """The log folded by the worker's incremental code into a scratch SQLite database, and
     (`verify`) the live database compared with it, streamed: memory stays bounded whatever
@@ -119,7 +132,9 @@ def _replay_bounded(
     total = asyncio.run(messages_in_log(settings))
     with tempfile.TemporaryDirectory(prefix="dealwatch-replay-") as scratch:
         url = f"sqlite:///{scratch}/replay.db"
-        outcome = asyncio.run(_rebuild_with_progress(settings, url, rules, day, known, total))
+        outcome = asyncio.run(
+            _rebuild_with_progress(settings, url, rules, day, known, total, processes)
+        )
 
         async def summary(session):
             last = await session.scalar(
@@ -207,7 +222,7 @@ def _print_not_compared(state) -> None:
     )
 
 
-async def _rebuild_with_progress(settings, url, rules, day, known, total):
+async def _rebuild_with_progress(settings, url, rules, day, known, total, processes=None):
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
     from services.audit.rebuild import rebuild
@@ -215,16 +230,22 @@ async def _rebuild_with_progress(settings, url, rules, day, known, total):
     columns = (TextColumn("replaying the log"), BarColumn(), MofNCompleteColumn())
     with Progress(*columns, console=console, transient=True) as progress:
         task = progress.add_task("messages", total=total)
-        return await rebuild(settings, url, rules, day, known, lambda n: progress.advance(task, n))
+        return await rebuild(
+            settings, url, rules, day, known, lambda n: progress.advance(task, n), processes
+        )
 
 
-def _rebuild_into(settings, url: str, rules, day: dt.date, known: dt.date | None) -> None:
+def _rebuild_into(
+    settings, url: str, rules, day: dt.date, known: dt.date | None, processes: int | None
+) -> None:
     """`--db URL`: the worker's own code over the whole log, with a progress bar."""
     from services.audit.rebuild import messages_in_log
     from services.db.engine import redact
 
     total = asyncio.run(messages_in_log(settings))
-    outcome = asyncio.run(_rebuild_with_progress(settings, url, rules, day, known, total))
+    outcome = asyncio.run(
+        _rebuild_with_progress(settings, url, rules, day, known, total, processes)
+    )
     console.print(
         f"rebuilt {redact(url)} from {total} messages: {outcome.events} events projected as of "
         f"{day}{f', known at {known}' if known else ''}; {outcome.series_rows} series rows, "
