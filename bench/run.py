@@ -247,8 +247,21 @@ def p(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
+def process_tree(pid: int) -> list[int]:
+    """`pid` and its descendants (`replay` folds in child processes)."""
+    pids, i = [pid], 0
+    while i < len(pids):
+        try:
+            with open(f"/proc/{pids[i]}/task/{pids[i]}/children") as children:
+                pids.extend(int(c) for c in children.read().split())
+        except FileNotFoundError:
+            pass
+        i += 1
+    return pids
+
+
 def replay(env: dict) -> tuple[float, float]:
-    """`dealwatch replay`: seconds and peak RSS (MB)."""
+    """`dealwatch replay`: seconds, and the largest peak RSS (MB) of its processes."""
     started = time.perf_counter()
     with tempfile.TemporaryFile() as errors:
         process = subprocess.Popen(
@@ -257,10 +270,12 @@ def replay(env: dict) -> tuple[float, float]:
             stdout=subprocess.DEVNULL,
             stderr=errors,
         )
-        peak = 0.0
+        peaks: dict[int, float] = {}
         while process.poll() is None:  # VmHWM only grows: the last reading is the peak
-            peak = max(peak, peak_rss_mb(process.pid))
+            for pid in process_tree(process.pid):
+                peaks[pid] = max(peaks.get(pid, 0.0), peak_rss_mb(pid))
             time.sleep(0.2)
+        peak = max(peaks.values(), default=0.0)
         if process.returncode != 0:
             errors.seek(0)
             raise RuntimeError(f"replay failed: {errors.read().decode()[-2000:]}")
