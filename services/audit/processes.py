@@ -1,7 +1,8 @@
 """A rebuild's events read and folded by several processes, each with its share of the
 deal-events partitions: what several workers of one consumer group do live, and with the
 same guarantees (a record's fold locks it on PostgreSQL; SQLite takes one writer at a time).
-Python folds one event at a time on one core, so a rebuild scales with the cores this way."""
+Each process decodes and folds on its own core; on SQLite its one writer still bounds the
+whole (1.04 x with two processes on two cores, docs/benchmarks.md)."""
 
 from __future__ import annotations
 

@@ -75,7 +75,9 @@ async def _mirror_events(
 ) -> None:
     """The deal events, partition by partition in `processes` processes (services/audit/
     processes.py) when there are more than one, as workers of one group would."""
-    groups = partition_groups(await deal_event_partitions(settings), processes)
+    groups = (
+        partition_groups(await deal_event_partitions(settings), processes) if processes > 1 else []
+    )
     if len(groups) > 1:
         await mirror_in_processes(settings, url, known_at, evaluation_day, groups, advance)
     else:
