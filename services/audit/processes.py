@@ -12,10 +12,8 @@ import multiprocessing
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 
-from aiokafka import AIOKafkaConsumer
-
+from services.catchup import end_offsets
 from services.config import Settings
-from services.kafka_clients import client_kwargs, topic_partitions
 from services.topics import DEAL_EVENTS
 
 PROGRESS_EVERY = 0.2  # s
@@ -24,12 +22,8 @@ _progress = None  # each child's share of the messages-read counter
 
 
 async def deal_event_partitions(settings: Settings) -> list[int]:
-    consumer = AIOKafkaConsumer(**client_kwargs(settings), enable_auto_commit=False)
-    await consumer.start()
-    try:
-        return await topic_partitions(consumer, settings.topic(DEAL_EVENTS))
-    finally:
-        await consumer.stop()
+    topic = settings.topic(DEAL_EVENTS)
+    return sorted(p for t, p in await end_offsets(settings) if t == topic)
 
 
 def partition_groups(partitions: Sequence[int], processes: int) -> list[list[int]]:
