@@ -1,15 +1,21 @@
-"""The periodic digest: how the picture changed over the last days (pure)."""
+"""The periodic digest: how the picture changed over the last days (pure).
+
+`digest()` is the specification, over the whole log. What it says of one company depends on
+that company's effective records alone (`company_digest`), and the index and HHI are two
+consolidation rows, so the scheduler assembles the same digest from the tables a company at a
+time (services/projection/digest.py), in memory bounded by one company's records.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from events.records import FeedRecord, Probe
 from projections.attribution import absorbed_by_incumbent, absorbs
-from projections.burn import statuses
-from projections.consolidation import consolidation_at
+from projections.burn import company_status, statuses
+from projections.consolidation import ConsolidationRow, consolidation_at
 from projections.effective import LoggedEvent, effective_view
 
 OPEN_ACTIONS = ("opened", "expanded")
@@ -97,4 +103,62 @@ def digest(
         changes,
         absorbed,
         tuple(_open_probes(records)),
+    )
+
+
+@dataclass(frozen=True)
+class CompanyDigest:
+    """What the digest says of one company: its status move, absorptions and open probes."""
+
+    status_change: tuple[str, str, str] | None
+    absorptions: tuple[tuple[str, str, dt.date], ...]
+    open_probes: tuple[tuple[str, str, str], ...]
+
+
+def company_digest(
+    company: str,
+    records: Sequence[FeedRecord],
+    roles: Mapping[str, str],
+    day: dt.date,
+    since: dt.date,
+) -> CompanyDigest:
+    """`digest()`'s share for one company, from that company's effective records."""
+    own = [r for r in records if r.date <= day]
+    before = [r for r in own if r.date <= since]
+    was = company_status(company, before, since).status if before else "unknown"
+    now = company_status(company, own, day).status if own else "unknown"
+    absorbed = tuple(
+        (r.company, _absorber(r), r.date)
+        for r in own
+        if since < r.date <= day and absorbs(r) and absorbed_by_incumbent(r, roles)
+    )
+    return CompanyDigest(
+        (company, was, now) if was != now else None, absorbed, tuple(_open_probes(own))
+    )
+
+
+def assemble(
+    day: dt.date,
+    since: dt.date,
+    now_row: ConsolidationRow,
+    then_row: ConsolidationRow,
+    companies: Iterable[CompanyDigest],
+) -> Digest:
+    """The digest from the two consolidation rows and every company's share."""
+    changes, absorbed, probes = [], [], []
+    for part in companies:
+        if part.status_change is not None:
+            changes.append(part.status_change)
+        absorbed.extend(part.absorptions)
+        probes.extend(part.open_probes)
+    return Digest(
+        day,
+        since,
+        now_row.idx,
+        then_row.idx,
+        now_row.hhi,
+        then_row.hhi,
+        tuple(sorted(changes)),
+        tuple(sorted(absorbed)),
+        tuple(sorted(probes)),
     )

@@ -23,13 +23,12 @@ from alerts.outbox import PENDING
 from alerts.rules_config import RulesConfig, load_rules
 from alerts.slack import make_sender
 from events.serialization import canonical_json
-from projections.digest import digest
 from services.catchup import LogEnds, lag
 from services.config import Settings, get_settings
 from services.db.engine import make_async_engine, session_factory, sync_url
 from services.db.log_mirror import dialect_insert
-from services.db.mirror_reader import load_log
 from services.db.models import Alert
+from services.projection.digest import digest_from_tables
 from services.projector import ProjectionOutcome, load_registry, run_projection
 
 log = logging.getLogger("dealwatch.scheduler")
@@ -57,14 +56,17 @@ async def record_digest(settings: Settings, engine: AsyncEngine, rules: RulesCon
     if not rules.is_enabled("digest"):
         return None
     day = settings.today()
-    async with session_factory(engine)() as session, session.begin():
-        summary = digest(
-            await load_log(session),
+    async with session_factory(engine)() as session:  # one snapshot, read only
+        summary = await digest_from_tables(
+            session,
             {s: e.role for s, e in (await load_registry(session)).items()},
             day,
             settings.dealwatch_digest_days,
             settings.dealwatch_window_days,
         )
+    # A write of its own: SQLite cannot turn a read transaction into a write once a worker
+    # has committed since it began (SQLITE_BUSY_SNAPSHOT), and the read takes a while.
+    async with session_factory(engine)() as session, session.begin():
         key = f"digest:market:{day.isoformat()}"
         message = canonical_json(
             {

@@ -174,3 +174,29 @@ def test_scheduler_fires_runway_alerts_as_the_calendar_moves(
     assert len(critical) == 1
     assert critical[0].channel == "C0BURN"  # routed by the rules file
     assert "5.1 months" in critical[0].text  # the spec's runway on 2024-08-20
+
+
+def test_scheduler_sends_the_digest_once_a_day_as_the_log_says(
+    kafka: Settings, sqlite_url: str, slack: FakeSlack, tmp_path: Path
+) -> None:
+    """`dealwatch scheduler --once --digest` (what the cron job runs) builds the digest from the
+    tables; Slack gets it once however often the job runs, saying what the log says."""
+    from projections.digest import digest
+    from tests.seed import seed_events, seed_roles
+
+    settings = _seeded(kafka, sqlite_url)
+    run_worker_until_caught_up(settings, tmp_path / "worker.log")
+    env = _env(settings, slack, DEALWATCH_DIGEST_DAYS="365")
+    dealwatch(env, "alerts", "dispatch", "--once")
+    before = len(slack.messages)
+    dealwatch(env, "scheduler", "--once", "--digest")
+    dealwatch(env, "scheduler", "--once", "--digest")  # a rerun the same day sends nothing
+    sent = [
+        m
+        for m in slack.messages[before:]
+        if m.metadata["event_payload"]["alert_key"] == "digest:market:2024-12-31"
+    ]
+    assert len(sent) == 1
+    want = digest(seed_events(), seed_roles(), dt.date(2024, 12, 31), 365, 365)
+    assert want.new_absorptions and want.status_changes  # a digest that says something
+    assert "; ".join(f"{name}: {value}" for name, value in want.facts()) in sent[0].text
