@@ -26,8 +26,9 @@ from events.feed import Accepted, Rejected, read_feed, read_registry
 from events.records import Correction
 from events.serialization import canonical_json
 from services.config import Settings
+from services.digest_index import DigestIndex
 from services.producer import log_producer
-from services.record_digests import RecordDigest, digest_of, load_digests
+from services.record_digests import RecordDigest, digest_of
 from services.topics import COMPANIES, DEAL_EVENTS, DIGESTS, REJECTED, ensure_topics
 
 Advance = Callable[[int], None]
@@ -87,7 +88,7 @@ class _FeedWriter:
         producer: AIOKafkaProducer,
         settings: Settings,
         report: IngestReport,
-        known: dict[str, RecordDigest],
+        known: DigestIndex,
     ) -> None:
         self.producer = producer
         self.settings = settings
@@ -113,7 +114,7 @@ class _FeedWriter:
             target = self.known.get(record.corrects)
             key = target.company if target and target.company else key
         in_flight = _InFlight(origin, item, RecordDigest(digest, f"{origin}:{item.line}", key))
-        self.known[record.id] = in_flight.digest
+        self.known.add(record.id, in_flight.digest)
         self.report.accepted += 1
         try:
             future = await self.producer.send(
@@ -169,7 +170,7 @@ class _FeedWriter:
     async def _refused(self, in_flight: _InFlight, error: Exception) -> None:
         item = in_flight.item
         self.report.accepted -= 1
-        self.known.pop(item.record.id, None)
+        self.known.discard(item.record.id)
         reason = f"the broker refused the record: {error.__class__.__name__}: {error}"
         await self.reject(in_flight.origin, Rejected(item.line, item.record.id, reason, item.raw))
 
@@ -205,17 +206,20 @@ async def ingest_items(
     report = IngestReport()
     report.warnings = await ensure_topics(settings)
     started = time.perf_counter()
-    known = await load_digests(settings)
-    async with log_producer(settings) as producer:
-        writer = _FeedWriter(producer, settings, report, known)
-        for origin, item in items:
-            if isinstance(item, Accepted):
-                await writer.event(origin, item)
-            else:
-                await writer.reject(origin, item)
-            if advance:
-                advance(1)
-        await writer.drain()
+    known = await DigestIndex.open(settings)  # reads only what the topic gained since
+    try:
+        async with log_producer(settings) as producer:
+            writer = _FeedWriter(producer, settings, report, known)
+            for origin, item in items:
+                if isinstance(item, Accepted):
+                    await writer.event(origin, item)
+                else:
+                    await writer.reject(origin, item)
+                if advance:
+                    advance(1)
+            await writer.drain()
+    finally:
+        known.close()
     report.seconds = time.perf_counter() - started
     return report
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -26,9 +26,14 @@ class LogSnapshot:
     undecodable: list[str] = field(default_factory=list)
 
 
-async def read_topic(settings: Settings, topic: str, partitions: Collection[int] | None = None):
-    """Yield every message of `topic` (of its `partitions`, when given) from the beginning to
-    its current end."""
+async def read_topic(
+    settings: Settings,
+    topic: str,
+    partitions: Collection[int] | None = None,
+    start: Mapping[int, int] | None = None,
+):
+    """Yield every message of `topic` (of its `partitions`, when given) from the beginning (or
+    from `start[partition]`, where given) to its current end."""
     consumer = AIOKafkaConsumer(
         **client_kwargs(settings),
         enable_auto_commit=False,
@@ -46,8 +51,12 @@ async def read_topic(settings: Settings, topic: str, partitions: Collection[int]
             return
         consumer.assign(tps)
         await consumer.seek_to_beginning(*tps)
+        first = {tp: (start or {}).get(tp.partition, 0) for tp in tps}
+        for tp, offset in first.items():
+            if offset > 0:
+                consumer.seek(tp, offset)
         ends = await consumer.end_offsets(tps)
-        remaining = {tp for tp in tps if ends[tp] > 0}
+        remaining = {tp for tp in tps if ends[tp] > first[tp]}
         while remaining:
             batches = await consumer.getmany(*remaining, timeout_ms=1000, max_records=10_000)
             for tp, messages in batches.items():

@@ -25,9 +25,9 @@ from services.config import Settings
 from services.db.engine import session_factory
 from services.db.log_mirror import dialect_insert
 from services.db.models import Alert
+from services.digest_index import DigestIndex
 from services.ingest import ingest_items
 from services.log_reader import read_registry
-from services.record_digests import load_digests
 from services.sources.config import SourceConfig
 from services.sources.http import FetchError, PoliteClient
 from services.sources.models import ReviewItem, SourceState
@@ -120,35 +120,39 @@ async def _poll_formd(settings, engine, source, client, resolver, state, report,
         dt.date.fromisoformat(checkpoint["next_day"]) if "next_day" in checkpoint else first
     )
     last = until or today
-    emitted_ids = set((await load_digests(settings)).keys())  # what the log holds, read once
-    while day <= last:
-        url = (
-            f"{source.base_url}/Archives/edgar/daily-index/form/{day.year}/"
-            f"QTR{(day.month - 1) // 3 + 1}/form.{day:%Y%m%d}.idx"
-        )
-        try:
-            index = await client.get(url)
-        except FetchError as error:
-            if "HTTP 404" not in str(error):
-                raise
-            index = None  # no index that day (weekend, holiday, not yet published)
-        outcomes: list[Outcome] = []
-        if index is not None and index.body is not None:
-            report.fetched += 1
-            for filing in parse_form_index(index.body):
-                if isinstance(filing, Malformed):
-                    outcomes.append(Malformed(filing.reason, url))
-                    continue
-                outcomes.append(
-                    await _form_d(source, client, resolver, filing, emitted_ids, report)
-                )
-        await _deliver(settings, engine, source.name, outcomes, report)
-        emitted_ids.update(o.record["id"] for o in outcomes if isinstance(o, Emit))
-        if index is None and day == today:
-            break  # today's index is not out yet: poll it again next time
-        day += dt.timedelta(days=1)
-        if until is None:  # a backfill (a closed range) leaves the live checkpoint alone
-            await _save(engine, source.name, checkpoint=json.dumps({"next_day": day.isoformat()}))
+    emitted_ids = await DigestIndex.open(settings)  # what the log holds
+    try:
+        while day <= last:
+            url = (
+                f"{source.base_url}/Archives/edgar/daily-index/form/{day.year}/"
+                f"QTR{(day.month - 1) // 3 + 1}/form.{day:%Y%m%d}.idx"
+            )
+            try:
+                index = await client.get(url)
+            except FetchError as error:
+                if "HTTP 404" not in str(error):
+                    raise
+                index = None  # no index that day (weekend, holiday, not yet published)
+            outcomes: list[Outcome] = []
+            if index is not None and index.body is not None:
+                report.fetched += 1
+                for filing in parse_form_index(index.body):
+                    if isinstance(filing, Malformed):
+                        outcomes.append(Malformed(filing.reason, url))
+                        continue
+                    outcomes.append(
+                        await _form_d(source, client, resolver, filing, emitted_ids, report)
+                    )
+            await _deliver(settings, engine, source.name, outcomes, report)
+            await emitted_ids.refresh(settings)  # what _deliver just sent
+            if index is None and day == today:
+                break  # today's index is not out yet: poll it again next time
+            day += dt.timedelta(days=1)
+            if until is None:  # a backfill (a closed range) leaves the live checkpoint alone
+                checkpoint = {"next_day": day.isoformat()}
+                await _save(engine, source.name, checkpoint=json.dumps(checkpoint))
+    finally:
+        emitted_ids.close()
 
 
 async def _form_d(source, client, resolver, filing: Filing, emitted_ids, report) -> Outcome:
