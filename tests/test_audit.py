@@ -157,6 +157,53 @@ def test_a_forged_event_is_named_by_partition_and_offset(live: Settings) -> None
     assert report.output.count("tampered:") == 1  # nothing else is blamed
 
 
+def test_a_resent_duplicate_passes_and_many_forgeries_are_counted(
+    live: Settings, tmp_path: Path
+) -> None:
+    """A message sent again byte for byte (what a producer's retry makes) is the event mirrored
+    at its first position: not blamed. Twelve forged events in one partition: the first ten
+    named, the rest counted (the report holds a bounded number of lines, whatever the log)."""
+    from tests.kafka_helpers import read_topic
+
+    async def send() -> int:
+        original = (await read_topic(live, live.topic(DEAL_EVENTS)))[0]
+        producer = AIOKafkaProducer(**client_kwargs(live))
+        await producer.start()
+        try:
+            await producer.send_and_wait(
+                original.topic, original.value, key=original.key, partition=original.partition
+            )
+            for i in range(12):
+                forged = DealEvent.of(
+                    parse_record(
+                        {
+                            "id": f"forged-{i}",
+                            "kind": "funding",
+                            "date": "2024-12-01",
+                            "company": "openai",
+                            "amount_usd": 1e9 + i,
+                            "investors": ["microsoft"],
+                        }
+                    )
+                )
+                await producer.send_and_wait(
+                    original.topic, forged.to_bytes(), key=b"x", partition=original.partition
+                )
+            return original.partition
+        finally:
+            await producer.stop()
+
+    partition = asyncio.run(send())
+    run_worker_until_caught_up(live, tmp_path / "worker-2.log")  # mirrors all of it
+    report = _cli("audit", "report")
+    assert report.exit_code == 3, report.output
+    blamed = [line for line in report.output.splitlines() if line.startswith("tampered:")]
+    named = [line for line in blamed if "was not written by dealwatch ingest" in line]
+    assert len(named) == 10 and all(f"partition {partition}," in line for line in named)
+    assert f"tampered: partition {partition}, 2 more messages have no matching digest" in blamed
+    assert len(blamed) == 11, blamed  # the duplicate is not blamed
+
+
 def test_alert_audit_lists_what_the_live_system_recorded(live: Settings) -> None:
     recorded = dump_tables(live.database_url)["alerts"]
     result = _cli("audit", "alerts")

@@ -13,20 +13,22 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections import Counter, defaultdict
+from collections import Counter
 from dataclasses import dataclass, field
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from events.chain import GENESIS, link
+from services.audit.processes import deal_event_partitions
 from services.config import Settings
 from services.db.models import Event, StreamPosition
+from services.digest_index import DigestIndex
 from services.log_reader import read_topic
-from services.record_digests import RecordDigest, load_digests
 from services.topics import DEAL_EVENTS
 
-SHOWN = 10  # problems printed per partition
+SHOWN = 10  # messages without a matching digest named per partition
+CHUNK = 2_000  # mirror rows fetched, and misplaced messages looked up, at a time
 
 
 @dataclass
@@ -52,12 +54,6 @@ class PartitionReport:
         return "ok"
 
 
-@dataclass(frozen=True)
-class _Logged:
-    offset: int
-    value: bytes | None
-
-
 def _record_of(value: bytes | None) -> tuple[str | None, str | None, str]:
     """(event id, record id, kind) of a message, without trusting it to be valid."""
     try:
@@ -69,58 +65,107 @@ def _record_of(value: bytes | None) -> tuple[str | None, str | None, str]:
 
 
 async def chain_report(settings: Settings, session: AsyncSession) -> list[PartitionReport]:
-    """Every partition of the log, folded into its chain and compared with SQL and digests."""
+    """Every partition of the log, folded into its chain and compared with SQL and digests.
+    Streams each partition beside its mirror rows (offset order) and looks record ids up in
+    a scratch index of the digests topic: memory does not grow with the log."""
     topic = settings.topic(DEAL_EVENTS)
-    by_partition: dict[int, list[_Logged]] = defaultdict(list)
-    async for message in read_topic(settings, topic):
-        by_partition[message.partition].append(_Logged(message.offset, message.value))
     positions = {
         p.partition: p
         for p in (
             await session.execute(select(StreamPosition).where(StreamPosition.topic == topic))
         ).scalars()
     }
-    digests = await load_digests(settings)
-    mirrors: dict[int, dict[int, tuple[str, str]]] = defaultdict(dict)
-    mirrored_ids: dict[str, str] = {}
-    rows = await session.execute(
-        select(Event.event_id, Event.partition, Event.offset, Event.payload).where(
-            Event.topic == topic
-        )
-    )
-    for event_id, partition, offset, payload in rows:
-        mirrors[partition][offset] = (event_id, payload)
-        mirrored_ids[event_id] = payload
-    return [
-        _check_partition(
-            partition,
-            by_partition.get(partition, []),
-            positions.get(partition),
-            mirrors[partition],
-            mirrored_ids,
-            digests,
-        )
-        for partition in sorted(by_partition.keys() | positions.keys())
-    ]
+    in_log = set(await deal_event_partitions(settings))
+    digests = await DigestIndex.open(settings, scratch=True)  # the topic, not local state
+    try:
+        return [
+            await _check_partition(settings, session, partition, positions.get(partition), digests)
+            for partition in sorted(in_log | positions.keys())
+        ]
+    finally:
+        digests.close()
 
 
-def _check_partition(
+class _MirrorCheck:
+    """The log against what the worker mirrored, offset by offset. A message the mirror holds
+    elsewhere (a duplicate mirrored at its first position) is looked up in batches; only the
+    first difference (by offset) and the count are kept, since all after it follow."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+        self.first: tuple[int, str] | None = None
+        self.count = 0
+        self.unplaced: list[tuple[int, str, str]] = []  # (offset, event id, text)
+
+    def differs(self, offset: int, problem: str) -> None:
+        self.count += 1
+        if self.first is None or offset < self.first[0]:
+            self.first = (offset, problem)
+
+    async def elsewhere(self, offset: int, event_id: str | None, text: str) -> None:
+        if event_id is None:
+            self.differs(offset, _NOT_READ.format(offset=offset))
+            return
+        self.unplaced.append((offset, event_id, text))
+        if len(self.unplaced) >= CHUNK:
+            await self.settle()
+
+    async def settle(self) -> None:
+        unplaced, self.unplaced = self.unplaced, []
+        if not unplaced:
+            return
+        t = Event.__table__.c
+        ids = sorted({event_id for _, event_id, _ in unplaced})
+        stored = dict(
+            (await self.session.execute(select(t.event_id, t.payload).where(t.event_id.in_(ids))))
+            .tuples()
+            .all()
+        )
+        for offset, event_id, text in unplaced:
+            if stored.get(event_id) != text:
+                self.differs(offset, _NOT_READ.format(offset=offset))
+
+    def problems(self) -> list[str]:
+        if self.first is None:
+            return []
+        more = self.count - 1
+        return [self.first[1]] + (
+            [f"{more} more offsets after it differ from the mirror"] if more else []
+        )
+
+
+_NOT_READ = "offset {offset}: not what the worker read there (inserted, or rebuilt topic)"
+
+
+async def _check_partition(
+    settings: Settings,
+    session: AsyncSession,
     partition: int,
-    messages: list[_Logged],
     position: StreamPosition | None,
-    mirror: dict[int, tuple[str, str]],
-    mirrored_ids: dict[str, str],
-    digests: dict[str, RecordDigest],
+    digests: DigestIndex,
 ) -> PartitionReport:
+    topic = settings.topic(DEAL_EVENTS)
     report = PartitionReport(partition)
     if position is not None:
         report.recorded_next_offset = position.next_offset
         report.recorded_head = position.chain_head
     read_up_to = report.recorded_next_offset or 0
     problems: list[str] = []
-    shifted: list[str] = []  # after the first divergence from the mirror, the rest follow
+    forged: list[str] = []
+    unsigned = 0
+    check = _MirrorCheck(session)
+    t = Event.__table__.c
+    mirror = aiter(
+        await session.stream(
+            select(t.offset, t.event_id, t.payload)
+            .where(t.topic == topic, t.partition == partition)
+            .order_by(t.offset)
+            .execution_options(yield_per=CHUNK)
+        )
+    )
+    here = await anext(mirror, None)
     expected_offset = 0
-    for m in messages:
+    async for m in read_topic(settings, topic, [partition]):
         if report.first_offset is None:
             report.first_offset = m.offset
         report.last_offset = m.offset
@@ -132,19 +177,36 @@ def _check_partition(
         report.head = link(report.head, m.offset, m.value)
         if m.offset == read_up_to - 1:
             report.head_at_recorded = report.head
-        problems.extend(_forgery(m, record_id, digests))
+        if (problem := _forgery(m.offset, m.value, record_id, digests)) is not None:
+            unsigned += 1
+            if len(forged) < SHOWN:
+                forged.append(problem)
+        while here is not None and here[0] < m.offset:
+            here = await anext(mirror, None)  # offsets the log lacks: named as a gap above
         if m.offset < read_up_to:
-            shifted.extend(_against_mirror(m, event_id, mirror, mirrored_ids))
+            text = (m.value or b"").decode("utf-8", "replace")
+            if here is not None and here[0] == m.offset:
+                if here[2] != text:
+                    check.differs(
+                        m.offset,
+                        f"offset {m.offset}: differs from event {here[1]} the worker read there",
+                    )
+            else:
+                await check.elsewhere(m.offset, event_id, text)
+    await check.settle()
     log_end = expected_offset
-    shifted.extend(
-        f"offset {offset}: the worker read event {mirror[offset][0]} here; "
-        "the log no longer has it (deleted, or the topic was rebuilt)"
-        for offset in sorted(o for o in mirror if o >= log_end)
-    )
-    if shifted:
-        problems.append(shifted[0])
-        if len(shifted) > 1:
-            problems.append(f"{len(shifted) - 1} more offsets after it differ from the mirror")
+    while here is not None:
+        if here[0] >= log_end:
+            check.differs(
+                here[0],
+                f"offset {here[0]}: the worker read event {here[1]} here; "
+                "the log no longer has it (deleted, or the topic was rebuilt)",
+            )
+        here = await anext(mirror, None)
+    problems.extend(forged)
+    if unsigned > len(forged):
+        problems.append(f"{unsigned - len(forged)} more messages have no matching digest")
+    problems.extend(check.problems())
     if read_up_to > log_end:
         problems.append(
             f"the worker read up to offset {read_up_to - 1}; the log ends at {log_end - 1}"
@@ -160,30 +222,15 @@ def _check_partition(
     return report
 
 
-def _forgery(m: _Logged, record_id: str | None, digests: dict[str, RecordDigest]) -> list[str]:
+def _forgery(
+    offset: int, value: bytes | None, record_id: str | None, digests: DigestIndex
+) -> str | None:
     if record_id is None:
-        return [f"offset {m.offset}: undecodable, not written by dealwatch ingest"]
+        return f"offset {offset}: undecodable, not written by dealwatch ingest"
     digest = digests.get(record_id)
-    if digest is None or digest.sha256 != hashlib.sha256(m.value or b"").hexdigest():
-        return [
-            f"offset {m.offset}: record {record_id!r} was not written by dealwatch ingest "
+    if digest is None or digest.sha256 != hashlib.sha256(value or b"").hexdigest():
+        return (
+            f"offset {offset}: record {record_id!r} was not written by dealwatch ingest "
             "(no matching digest in deal-events.digests)"
-        ]
-    return []
-
-
-def _against_mirror(
-    m: _Logged,
-    event_id: str | None,
-    mirror: dict[int, tuple[str, str]],
-    mirrored_ids: dict[str, str],
-) -> list[str]:
-    text = (m.value or b"").decode("utf-8", "replace")
-    here = mirror.get(m.offset)
-    if here is not None:
-        if here[1] == text:
-            return []
-        return [f"offset {m.offset}: differs from event {here[0]} the worker read there"]
-    if event_id is not None and mirrored_ids.get(event_id) == text:
-        return []  # a duplicate of an event mirrored at its first position
-    return [f"offset {m.offset}: not what the worker read there (inserted, or rebuilt topic)"]
+        )
+    return None
