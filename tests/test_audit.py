@@ -256,6 +256,73 @@ def test_export_before_and_after_a_correction(live: Settings, tmp_path: Path, fm
     assert amounts == {"2024-05-05": 2_000_000_000, "2024-05-10": 20_000_000}
 
 
+def test_export_equals_the_effective_view_of_the_log(
+    kafka: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Row for row what `effective_view` over the whole log gives (the spec, computed here on
+    its own), with the chain head after each record's first event; an event re-sent later in
+    the log does not move where a record entered it."""
+    from events.chain import GENESIS, link
+    from projections.effective import LoggedEvent, effective_view
+    from tests.kafka_helpers import read_topic
+
+    extra = tmp_path / "extra.jsonl"
+    extra.write_text("".join(json.dumps(r) + "\n" for r in EXTRA_RECORDS))
+    asyncio.run(ingest_feed([SEED_FEED, extra], kafka))
+    topic = kafka.topic(DEAL_EVENTS)
+
+    async def resend_first() -> None:
+        first = (await read_topic(kafka, topic))[0]
+        producer = AIOKafkaProducer(**client_kwargs(kafka))
+        await producer.start()
+        try:
+            await producer.send_and_wait(topic, first.value, key=first.key)
+        finally:
+            await producer.stop()
+
+    asyncio.run(resend_first())
+    messages = asyncio.run(read_topic(kafka, topic))
+    heads, head = {}, {}
+    for m in messages:
+        head[m.partition] = link(head.get(m.partition, GENESIS), m.offset, m.value)
+        heads[(m.partition, m.offset)] = head[m.partition]
+    logged = [LoggedEvent(DealEvent.from_bytes(m.value), (m.partition, m.offset)) for m in messages]
+    monkeypatch.setenv("DEALWATCH_TOPIC_PREFIX", kafka.dealwatch_topic_prefix)
+    get_settings.cache_clear()
+    try:
+        for known_at in (None, dt.date(2024, 5, 5)):
+            view = effective_view(logged, known_at)
+            want = []
+            for record_id, record in sorted(view.records.items()):
+                lineage = view.lineage[record_id]
+                position = min(e.position for e in logged if e.event.event_id == lineage[0])
+                want.append(
+                    {
+                        "record_id": record_id,
+                        "event_id": lineage[0],
+                        "partition": position[0],
+                        "offset": position[1],
+                        "chain_head": heads[position],
+                        "lineage": list(lineage),
+                        "record": record.model_dump(mode="json"),
+                    }
+                )
+            out = tmp_path / f"export-{known_at}"
+            args = ["--known-at", known_at.isoformat()] if known_at else []
+            result = _cli("audit", "export", *args, "--output", str(out))
+            assert result.exit_code == 0, result.output
+            got = [
+                {
+                    **{k: r[k] for k in want[0] if k != "lineage"},
+                    "lineage": json.loads(r["lineage"]),
+                }
+                for r in _read_export(out / "effective-log.jsonl", "jsonl")
+            ]
+            assert got == want
+    finally:
+        get_settings.cache_clear()
+
+
 def _read_export(path: Path, fmt: str) -> list[dict]:
     if fmt == "jsonl":
         return [json.loads(line) for line in path.read_text().splitlines()]
