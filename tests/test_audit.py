@@ -210,6 +210,7 @@ def test_alert_audit_lists_what_the_live_system_recorded(live: Settings) -> None
     assert result.exit_code == 0, result.output
     assert f"{len(recorded)} alerts implied as of 2024-12-31" in result.output
     assert "never recorded" not in result.output and "delivered twice" not in result.output
+    assert _cli("audit", "alerts", "--spec").output.strip() == result.output.strip()  # project()
     _execute(live.database_url, "DELETE FROM alerts WHERE rule = 'mega_round'")
     missing = _cli("audit", "alerts")
     assert missing.exit_code == 3

@@ -7,13 +7,13 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from alerts.outbox import CANCELLED, DELIVERED, OPERATIONAL_RULES
-from projections.projection import Projection
 from projections.rules import AlertCandidate
 from services.db.models import Alert
 
@@ -33,9 +33,36 @@ class AlertAudit:
         return not (self.never_recorded or self.delivered_twice)
 
 
+async def implied_alerts(session: AsyncSession) -> list[AlertCandidate]:
+    """The alerts a fresh rebuild of the log recorded (services/audit/rebuild.py): what the
+    log implies, the worker's code having folded it in bounded memory."""
+    rows = await session.execute(
+        select(Alert.alert_key, Alert.rule, Alert.subject, Alert.as_of, Alert.message)
+        .where(Alert.rule.not_in(OPERATIONAL_RULES))
+        .order_by(Alert.as_of, Alert.alert_key)
+    )
+    implied = []
+    for key, rule, subject, as_of, text in rows:
+        message = json.loads(text)
+        implied.append(
+            AlertCandidate(
+                key,
+                rule,
+                subject,
+                as_of,
+                message["title"],
+                tuple(tuple(f) for f in message["facts"]),
+                message.get("source"),
+                tuple(message["lineage"]),
+            )
+        )
+    return implied
+
+
 async def audit_alerts(
-    session: AsyncSession, projection: Projection, since: dt.date | None = None
+    session: AsyncSession, alerts: Iterable[AlertCandidate], since: dt.date | None = None
 ) -> AlertAudit:
+    """The outbox of `session` against `alerts`, the alerts the log implies."""
     rows = (
         await session.execute(
             select(
@@ -47,7 +74,7 @@ async def audit_alerts(
         rows = [r for r in rows if r.as_of >= since]
     state = {r.alert_key: r.delivery_state for r in rows}
     audit = AlertAudit()
-    implied = [a for a in projection.alerts if since is None or a.as_of >= since]
+    implied = [a for a in alerts if since is None or a.as_of >= since]
     implied_keys = {a.alert_key for a in implied}
     for alert in implied:
         audit.implied.append((alert, state.get(alert.alert_key)))

@@ -71,7 +71,8 @@ def report() -> None:
 
 
 def _projection_as_of_live_day():
-    """What the log implies as of the day the live tables were projected."""
+    """What the log implies as of the day the live tables were projected: `project()` over
+    the whole log in memory (the specification, `--spec`)."""
     from alerts.rules_config import load_rules
     from projections.projection import project
     from services.commands.replay import live_evaluation_day
@@ -87,15 +88,50 @@ def _projection_as_of_live_day():
     )
 
 
+def _rebuilt_alerts() -> tuple[list, dt.date]:
+    """The alerts a rebuild of the log into a scratch database records, as of the live
+    tables' day: the worker's code, in bounded memory (as `replay --verify`)."""
+    import tempfile
+
+    from alerts.rules_config import load_rules
+    from services.audit.alerts import implied_alerts
+    from services.audit.rebuild import messages_in_log
+    from services.commands.replay import _rebuild_with_progress, live_evaluation_day
+
+    settings = get_settings()
+    day = live_evaluation_day(settings) or settings.today()
+    rules = load_rules(settings.dealwatch_rules_file, settings.slack_default_channel)
+    total = asyncio.run(messages_in_log(settings))
+    with tempfile.TemporaryDirectory(prefix="dealwatch-alerts-") as scratch:
+        url = f"sqlite:///{scratch}/replay.db"
+        asyncio.run(_rebuild_with_progress(settings, url, rules, day, None, total))
+        return asyncio.run(in_session(url, implied_alerts)), day
+
+
 @app.command("alerts")
-def alerts_audit(since: Day = None) -> None:
+def alerts_audit(
+    since: Day = None,
+    spec: Annotated[
+        bool,
+        typer.Option(
+            "--spec",
+            help="Derive the implied alerts with `project()` over the whole log in memory "
+            "instead of a rebuild in bounded memory",
+        ),
+    ] = False,
+) -> None:
     """Every alert the log implies (nothing is sent), diffed against the outbox. Exit 3 when
     an implied alert was never recorded or one went out twice."""
     from services.audit.alerts import audit_alerts
 
-    projection = _projection_as_of_live_day()
+    if spec:
+        projection = _projection_as_of_live_day()
+        implied, evaluation_day = projection.alerts, projection.evaluation_day
+    else:
+        implied, evaluation_day = _rebuilt_alerts()
     day = since.date() if since else None
-    result = asyncio.run(_with_session(lambda s: audit_alerts(s, projection, day)))
+    implied = sorted(implied, key=lambda a: (a.as_of, a.alert_key))
+    result = asyncio.run(_with_session(lambda s: audit_alerts(s, implied, day)))
     table = Table("as of", "rule", "subject", "lineage", "outbox", title="alerts the log implies")
     for alert, state in result.implied:
         lineage = ", ".join(e[:8] for e in alert.lineage)
@@ -103,7 +139,7 @@ def alerts_audit(since: Day = None) -> None:
             alert.as_of.isoformat(), alert.rule, alert.subject, lineage, state or "[red]missing"
         )
     console.print(table)
-    console.print(f"{len(result.implied)} alerts implied as of {projection.evaluation_day}")
+    console.print(f"{len(result.implied)} alerts implied as of {evaluation_day}")
     for key in result.never_recorded:
         console.print(f"[red]implied, never recorded:[/] {key}")
     for key in result.no_longer_implied:
