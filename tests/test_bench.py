@@ -69,3 +69,54 @@ def test_bench_saves_every_figure(kafka: Settings, tmp_path: Path) -> None:
     assert 0 < result["alert_latency_ms_p50"] <= result["alert_latency_ms_p99"]
     assert set(result["rss_mb"]) == {"worker_1w", "worker_2w", "replay"}
     assert all(0 < mb < 4096 for mb in result["rss_mb"].values())
+
+
+def test_edge_costs_measure_every_command(kafka: Settings, sqlite_url: str, tmp_path: Path) -> None:
+    """`bench.edge_costs` against the seed's log and a caught-up database: each command of the
+    edge ran (a failing one fails the bench) and has its seconds and peak RSS saved."""
+    import asyncio
+
+    from services.db.schema import upgrade
+    from services.ingest import ingest_feed, ingest_registry
+    from services.seed import SEED_FEED, SEED_REGISTRY
+    from tests.workers import run_worker_until_caught_up
+
+    settings = kafka.model_copy(update={"database_url": sqlite_url})
+    upgrade(sqlite_url)
+    asyncio.run(ingest_registry(SEED_REGISTRY, settings))
+    asyncio.run(ingest_feed([SEED_FEED], settings))
+    run_worker_until_caught_up(settings, tmp_path / "worker.log")
+    home = tmp_path / "home"
+    env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": kafka.kafka_bootstrap_servers}
+    env["DEALWATCH_HOME"] = str(home)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "bench.edge_costs",
+            "--prefix",
+            kafka.dealwatch_topic_prefix,
+            "--database",
+            sqlite_url,
+            "--out",
+            str(tmp_path / "out"),
+        ],
+        cwd=Path(__file__).resolve().parents[1],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    [saved] = list((tmp_path / "out").glob("*-edges-sqlite.json"))
+    commands = json.loads(saved.read_text())["commands"]
+    assert set(commands) == {
+        "ingest_one_line_cold",
+        "ingest_one_line",
+        "audit_report",
+        "audit_export",
+        "audit_alerts",
+        "digest",
+    }
+    assert all(c["seconds"] > 0 and 0 < c["peak_rss_mb"] < 4096 for c in commands.values())
+    assert list(home.glob("digest-index/*.sqlite"))  # ingest built its index there

@@ -108,6 +108,30 @@ def _rebuilt_alerts() -> tuple[list, dt.date]:
         return asyncio.run(in_session(url, implied_alerts)), day
 
 
+ROWS_PER_TABLE = 1_000  # Rich renders a table whole: ~3 KB a row, so print it in parts
+
+
+def _print_implied(rows: list[tuple[str, str, str, str, str | None]]) -> None:
+    """The implied alerts as one table, printed a thousand rows at a time with the same
+    column widths (one Rich table of 100,000 rows takes ~300 MB to render)."""
+    names = ("as of", "rule", "subject", "lineage", "outbox")
+    widths = [
+        max([len(name), *(len(r[i] or "missing") for r in rows)]) for i, name in enumerate(names)
+    ]
+    for start in range(0, max(len(rows), 1), ROWS_PER_TABLE):
+        part = rows[start : start + ROWS_PER_TABLE]
+        table = Table(
+            title="alerts the log implies" if start == 0 else None,
+            show_header=start == 0,
+            show_edge=False,
+        )
+        for name, width in zip(names, widths, strict=True):
+            table.add_column(name, min_width=width, max_width=width, no_wrap=True)
+        for *cells, state in part:
+            table.add_row(*cells, state or "[red]missing")
+        console.print(table)
+
+
 @app.command("alerts")
 def alerts_audit(
     since: Day = None,
@@ -132,13 +156,12 @@ def alerts_audit(
     day = since.date() if since else None
     implied = sorted(implied, key=lambda a: (a.as_of, a.alert_key))
     result = asyncio.run(_with_session(lambda s: audit_alerts(s, implied, day)))
-    table = Table("as of", "rule", "subject", "lineage", "outbox", title="alerts the log implies")
-    for alert, state in result.implied:
-        lineage = ", ".join(e[:8] for e in alert.lineage)
-        table.add_row(
-            alert.as_of.isoformat(), alert.rule, alert.subject, lineage, state or "[red]missing"
-        )
-    console.print(table)
+    _print_implied(
+        [
+            (a.as_of.isoformat(), a.rule, a.subject, ", ".join(e[:8] for e in a.lineage), state)
+            for a, state in result.implied
+        ]
+    )
     console.print(f"{len(result.implied)} alerts implied as of {evaluation_day}")
     for key in result.never_recorded:
         console.print(f"[red]implied, never recorded:[/] {key}")
