@@ -90,21 +90,25 @@ def _projection_as_of_live_day():
 
 def _rebuilt_alerts() -> tuple[list, dt.date]:
     """The alerts a rebuild of the log into a scratch database records, as of the live
-    tables' day: the worker's code, in bounded memory (as `replay --verify`)."""
+    tables' day: the worker's code, in bounded memory (as `replay --verify`). The rebuild
+    runs as `dealwatch replay --db` in a process of its own, so this one never holds the
+    projector's working set."""
+    import subprocess
+    import sys
     import tempfile
 
-    from alerts.rules_config import load_rules
     from services.audit.alerts import implied_alerts
-    from services.audit.rebuild import messages_in_log
-    from services.commands.replay import _rebuild_with_progress, live_evaluation_day
+    from services.commands.replay import live_evaluation_day
 
     settings = get_settings()
     day = live_evaluation_day(settings) or settings.today()
-    rules = load_rules(settings.dealwatch_rules_file, settings.slack_default_channel)
-    total = asyncio.run(messages_in_log(settings))
     with tempfile.TemporaryDirectory(prefix="dealwatch-alerts-") as scratch:
         url = f"sqlite:///{scratch}/replay.db"
-        asyncio.run(_rebuild_with_progress(settings, url, rules, day, None, total))
+        command = [sys.executable, "-m", "services", "replay", "--db", url]
+        rebuilt = subprocess.run([*command, "--as-of", day.isoformat()], check=False)
+        if rebuilt.returncode != 0:
+            errors.print("[red]error:[/] the rebuild of the log failed (above)")
+            raise typer.Exit(rebuilt.returncode)
         return asyncio.run(in_session(url, implied_alerts)), day
 
 
@@ -118,6 +122,7 @@ def _print_implied(rows: list[tuple[str, str, str, str, str | None]]) -> None:
     widths = [
         max([len(name), *(len(r[i] or "missing") for r in rows)]) for i, name in enumerate(names)
     ]
+    fits = sum(widths) + 3 * len(widths) <= console.width  # else each part fits its own
     for start in range(0, max(len(rows), 1), ROWS_PER_TABLE):
         part = rows[start : start + ROWS_PER_TABLE]
         table = Table(
@@ -126,7 +131,7 @@ def _print_implied(rows: list[tuple[str, str, str, str, str | None]]) -> None:
             show_edge=False,
         )
         for name, width in zip(names, widths, strict=True):
-            table.add_column(name, min_width=width, max_width=width, no_wrap=True)
+            table.add_column(name, min_width=width if fits else None)
         for *cells, state in part:
             table.add_row(*cells, state or "[red]missing")
         console.print(table)
