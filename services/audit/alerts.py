@@ -22,7 +22,7 @@ from services.db.models import Alert
 class AlertAudit:
     """The implied alerts with their outbox state, and what does not add up."""
 
-    implied: list[tuple[AlertCandidate, str | None]] = field(default_factory=list)
+    implied: list[tuple[ImpliedAlert, str | None]] = field(default_factory=list)
     never_recorded: list[str] = field(default_factory=list)
     no_longer_implied: list[str] = field(default_factory=list)
     delivered_twice: list[str] = field(default_factory=list)
@@ -33,34 +33,38 @@ class AlertAudit:
         return not (self.never_recorded or self.delivered_twice)
 
 
-async def implied_alerts(session: AsyncSession) -> list[AlertCandidate]:
+@dataclass(frozen=True, slots=True)
+class ImpliedAlert:
+    """What the audit lists of an implied alert (its text is not needed to audit it)."""
+
+    alert_key: str
+    rule: str
+    subject: str
+    as_of: dt.date
+    lineage: tuple[str, ...]
+
+    @classmethod
+    def of(cls, candidate: AlertCandidate) -> ImpliedAlert:
+        c = candidate
+        return cls(c.alert_key, c.rule, c.subject, c.as_of, tuple(c.lineage))
+
+
+async def implied_alerts(session: AsyncSession) -> list[ImpliedAlert]:
     """The alerts a fresh rebuild of the log recorded (services/audit/rebuild.py): what the
     log implies, the worker's code having folded it in bounded memory."""
     rows = await session.execute(
-        select(Alert.alert_key, Alert.rule, Alert.subject, Alert.as_of, Alert.message)
+        select(Alert.alert_key, Alert.rule, Alert.subject, Alert.as_of, Alert.lineage)
         .where(Alert.rule.not_in(OPERATIONAL_RULES))
         .order_by(Alert.as_of, Alert.alert_key)
     )
-    implied = []
-    for key, rule, subject, as_of, text in rows:
-        message = json.loads(text)
-        implied.append(
-            AlertCandidate(
-                key,
-                rule,
-                subject,
-                as_of,
-                message["title"],
-                tuple(tuple(f) for f in message["facts"]),
-                message.get("source"),
-                tuple(message["lineage"]),
-            )
-        )
-    return implied
+    return [
+        ImpliedAlert(key, rule, subject, as_of, tuple(json.loads(lineage)))
+        for key, rule, subject, as_of, lineage in rows
+    ]
 
 
 async def audit_alerts(
-    session: AsyncSession, alerts: Iterable[AlertCandidate], since: dt.date | None = None
+    session: AsyncSession, alerts: Iterable[ImpliedAlert], since: dt.date | None = None
 ) -> AlertAudit:
     """The outbox of `session` against `alerts`, the alerts the log implies."""
     rows = (

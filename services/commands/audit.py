@@ -151,11 +151,12 @@ def alerts_audit(
 ) -> None:
     """Every alert the log implies (nothing is sent), diffed against the outbox. Exit 3 when
     an implied alert was never recorded or one went out twice."""
-    from services.audit.alerts import audit_alerts
+    from services.audit.alerts import ImpliedAlert, audit_alerts
 
     if spec:
         projection = _projection_as_of_live_day()
-        implied, evaluation_day = projection.alerts, projection.evaluation_day
+        implied = [ImpliedAlert.of(a) for a in projection.alerts]
+        evaluation_day = projection.evaluation_day
     else:
         implied, evaluation_day = _rebuilt_alerts()
     day = since.date() if since else None
