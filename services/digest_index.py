@@ -57,7 +57,7 @@ def _row(key: bytes | None, value: bytes | None) -> tuple | None:
     try:
         d = RecordDigest(**json.loads(value))
     except (ValueError, TypeError):
-        return None  # not written by dealwatch: ignored, as load_digests does
+        return None  # not written by dealwatch: ignored rather than block every ingest
     return (key.decode(), d.sha256, d.source, d.company)
 
 
@@ -80,7 +80,7 @@ class DigestIndex:
         else:
             path = index_path(settings)
             path.parent.mkdir(parents=True, exist_ok=True)
-        index = cls(None, path, scratch)  # type: ignore[arg-type]
+        index = cls(None, path, scratch)
         try:
             await index.refresh(settings)
         except BaseException:

@@ -15,7 +15,6 @@ from dataclasses import asdict, dataclass
 
 from events.serialization import canonical_json
 from services.config import Settings
-from services.log_reader import read_topic
 from services.topics import DIGESTS
 
 
@@ -33,16 +32,3 @@ class RecordDigest:
 
 def digest_of(event_bytes: bytes) -> str:
     return hashlib.sha256(event_bytes).hexdigest()
-
-
-async def load_digests(settings: Settings) -> dict[str, RecordDigest]:
-    """Every record id the log holds (the compacted topic, read to its end)."""
-    known: dict[str, RecordDigest] = {}
-    async for message in read_topic(settings, settings.topic(DIGESTS)):
-        if message.key is None or message.value is None:
-            continue
-        try:
-            known[message.key.decode()] = RecordDigest(**json.loads(message.value))
-        except (ValueError, TypeError):
-            continue  # not written by dealwatch: ignore rather than block every ingest
-    return known
