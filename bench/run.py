@@ -200,16 +200,17 @@ def fresh_database(kind: str, workdir: Path, name: str) -> str:
 async def alert_latencies(
     settings: Settings, url: str, how_many: int, dated: dt.date
 ) -> list[float]:
-    """Send one $3B round at a time through the log's idempotent producer (as `ingest` does,
-    without its start-up); ms from the send until its alert is in the outbox."""
-    from events.envelope import DealEvent
+    """Ingest one $3B round at a time (`services.ingest.Ingest`: what `dealwatch ingest` does,
+    its start-up aside: checked against the digest index, sent through the idempotent
+    producer, its digest recorded); ms from the put until its alert is in the outbox."""
+    from events.feed import Accepted
     from events.records import parse_record
-    from services.producer import log_producer
+    from services.ingest import Ingest
 
     engine = make_sync_engine(url)
     query = text("SELECT COUNT(*) FROM alerts WHERE alert_key = :key")
     latencies = []
-    async with log_producer(settings) as producer:
+    async with Ingest(settings) as ingest:
         for i in range(how_many):
             record = parse_record(
                 {
@@ -224,11 +225,8 @@ async def alert_latencies(
             )
             key = {"key": f"mega_round:{record.company}:{record.id}"}
             started = time.perf_counter()
-            await producer.send_and_wait(
-                settings.topic(DEAL_EVENTS),
-                DealEvent.of(record).to_bytes(),
-                key=record.company.encode(),
-            )
+            await ingest.put("bench-alerts", Accepted(i + 1, record))
+            await ingest.flush()
             while True:
                 with engine.connect() as conn:
                     if conn.execute(query, key).scalar_one():

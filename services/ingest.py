@@ -8,6 +8,7 @@ broker that stops answering ends the run, as a Kafka error.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -203,25 +204,56 @@ async def ingest_items(
 ) -> IngestReport:
     """Validated items from any origin (a file path, a source's item address) into the log,
     with the same checks and idempotent producer as a feed file."""
-    report = IngestReport()
-    report.warnings = await ensure_topics(settings)
-    started = time.perf_counter()
-    known = await DigestIndex.open(settings)  # reads only what the topic gained since
-    try:
-        async with log_producer(settings) as producer:
-            writer = _FeedWriter(producer, settings, report, known)
-            for origin, item in items:
-                if isinstance(item, Accepted):
-                    await writer.event(origin, item)
-                else:
-                    await writer.reject(origin, item)
-                if advance:
-                    advance(1)
-            await writer.drain()
-    finally:
-        known.close()
-    report.seconds = time.perf_counter() - started
-    return report
+    async with Ingest(settings) as ingest:
+        for origin, item in items:
+            await ingest.put(origin, item)
+            if advance:
+                advance(1)
+    return ingest.report
+
+
+class Ingest:
+    """An ingest session: topics ensured, the digest index opened and a producer started once;
+    then items put one by one, each accepted one checked against what the log holds, sent, and
+    its digest recorded once the broker has it (`flush`, and on exit)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.report = IngestReport()
+        self._stack = contextlib.AsyncExitStack()
+        self._writer: _FeedWriter | None = None
+        self._started = 0.0
+
+    async def __aenter__(self) -> Ingest:
+        self.report.warnings = await ensure_topics(self.settings)
+        self._started = time.perf_counter()
+        async with contextlib.AsyncExitStack() as stack:
+            known = await DigestIndex.open(self.settings)  # only what the topic gained since
+            stack.callback(known.close)
+            producer = await stack.enter_async_context(log_producer(self.settings))
+            self._writer = _FeedWriter(producer, self.settings, self.report, known)
+            self._stack = stack.pop_all()
+        return self
+
+    async def put(self, origin: str, item: Accepted | Rejected) -> None:
+        assert self._writer is not None, "use `async with Ingest(settings)`"
+        if isinstance(item, Accepted):
+            await self._writer.event(origin, item)
+        else:
+            await self._writer.reject(origin, item)
+
+    async def flush(self) -> None:
+        """Wait for what was sent, and record its digests."""
+        assert self._writer is not None
+        await self._writer.drain()
+
+    async def __aexit__(self, kind, error, traceback) -> None:
+        try:
+            if kind is None:
+                await self.flush()
+        finally:
+            await self._stack.aclose()
+            self.report.seconds = time.perf_counter() - self._started
 
 
 async def ingest_registry(path: Path, settings: Settings) -> IngestReport:
