@@ -98,3 +98,42 @@ def test_seed_feed_in_any_batches_equals_project(seed: int, tmp_path) -> None:
     )
     _assert_equal(checks)
     assert {c.name: c.live_rows for c in checks}["alerts (implied set)"] == 23
+
+
+def test_a_retracted_record_leaves_the_ledger_after_the_first_tick_moved_the_day(
+    tmp_path,
+) -> None:
+    """Found by the property test: batches folded before any tick (the state row created by
+    the registry, without a day) must record their day, or the first tick to an earlier day
+    leaves a record dated between the two in `deals`, and a later retraction never removes it."""
+    from events.envelope import DealEvent
+
+    def funding(record_id: str) -> DealEvent:
+        return DealEvent.of(
+            parse_record(
+                {
+                    "id": record_id,
+                    "kind": "funding",
+                    "date": "2024-06-01",
+                    "company": "alpha",
+                    "amount_usd": 0,
+                    "investors": [],
+                }
+            )
+        )
+
+    def correction(record_id: str, **change) -> DealEvent:
+        fix = {"id": record_id, "kind": "correction", "corrects": "r0", "reported": "2024-06-01"}
+        return DealEvent.of(parse_record(fix | change))
+
+    moved = correction("c1", fields={"date": "2024-12-01"})  # after the tick's day
+    batches = [[funding("r0")], [moved], [funding("r1"), correction("c2", retract=True)]]
+    logged, offset = [], 0
+    for batch in batches:
+        logged.append([LoggedEvent(e, (0, offset + i)) for i, e in enumerate(batch)])
+        offset += len(batch)
+    roles = {"alpha": "startup", "fund": "investor"}
+    _check(
+        f"sqlite:///{tmp_path / 'x.db'}",
+        (logged, [False, True, False], [False] * 3, roles, None, 0, -40),
+    )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.db.log_mirror import dialect_insert
@@ -19,6 +19,13 @@ async def evaluation_day(session: AsyncSession, today: dt.date) -> dt.date:
         dialect_insert(session, ProjectionState)
         .values(id=1, log_version=0, evaluation_day=today, state_format=STATE_FORMAT)
         .on_conflict_do_nothing()
+    )
+    # A state row without a day (the registry mirrored first) gets the day this fold uses:
+    # else the first tick to another day would not roll the ledger over from it.
+    await session.execute(
+        update(ProjectionState)
+        .where(ProjectionState.id == 1, ProjectionState.evaluation_day.is_(None))
+        .values(evaluation_day=today)
     )
     query = select(ProjectionState.evaluation_day).where(ProjectionState.id == 1)
     if session.bind is not None and session.bind.dialect.name == "postgresql":
