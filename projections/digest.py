@@ -33,6 +33,30 @@ class Digest:
     new_absorptions: tuple[tuple[str, str, dt.date], ...]  # (company, by, date)
     open_probes: tuple[tuple[str, str, str], ...]  # (company, authority, action)
 
+    @classmethod
+    def between(
+        cls,
+        day: dt.date,
+        since: dt.date,
+        now_row: ConsolidationRow,
+        then_row: ConsolidationRow,
+        changes: tuple,
+        absorbed: tuple,
+        probes: tuple,
+    ) -> Digest:
+        """The digest from the consolidation rows at `day` and at `since`, and its lists."""
+        return cls(
+            day,
+            since,
+            now_row.idx,
+            then_row.idx,
+            now_row.hhi,
+            then_row.hhi,
+            changes,
+            absorbed,
+            probes,
+        )
+
     def title(self) -> str:
         return f"dealwatch digest {self.since} to {self.day}"
 
@@ -93,16 +117,8 @@ def digest(
             if since < r.date <= day and absorbs(r) and absorbed_by_incumbent(r, roles)
         )
     )
-    return Digest(
-        day,
-        since,
-        now_row.idx,
-        then_row.idx,
-        now_row.hhi,
-        then_row.hhi,
-        changes,
-        absorbed,
-        tuple(_open_probes(records)),
+    return Digest.between(
+        day, since, now_row, then_row, changes, absorbed, tuple(_open_probes(records))
     )
 
 
@@ -151,14 +167,6 @@ def assemble(
             changes.append(part.status_change)
         absorbed.extend(part.absorptions)
         probes.extend(part.open_probes)
-    return Digest(
-        day,
-        since,
-        now_row.idx,
-        then_row.idx,
-        now_row.hhi,
-        then_row.hhi,
-        tuple(sorted(changes)),
-        tuple(sorted(absorbed)),
-        tuple(sorted(probes)),
+    return Digest.between(
+        day, since, now_row, then_row, *(tuple(sorted(x)) for x in (changes, absorbed, probes))
     )
