@@ -5,15 +5,35 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: demo test install lint kafka-down clean
+.PHONY: demo test test-kafka-down install lint kafka-down clean
 
 demo: $(INSTALLED)
 	$(BIN)/dealwatch demo
 
+# The tests run against a broker of their own: state under .test-state/ in the clone, ports
+# 19092-19093, wiped before each run and stopped after it. A broker `make demo` left running keeps
+# its topics, the tests never see them, and a run never inherits the last one's topics (the
+# broker holds a file per partition: leftovers ran it out of open files). With
+# KAFKA_BOOTSTRAP_SERVERS set, the tests use that cluster instead.
+TEST_STATE ?= $(CURDIR)/.test-state
+TEST_KAFKA_PORT ?= 19092
+TEST_BROKER := DEALWATCH_HOME=$(TEST_STATE) DEALWATCH_KAFKA_PORT=$(TEST_KAFKA_PORT) \
+	KAFKA_BOOTSTRAP_SERVERS=127.0.0.1:$(TEST_KAFKA_PORT)
+
 test: $(INSTALLED)
 	$(BIN)/ruff check .
-	$(BIN)/dealwatch kafka up
+ifdef KAFKA_BOOTSTRAP_SERVERS
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+else
+	$(TEST_BROKER) $(BIN)/dealwatch kafka down
+	rm -rf $(TEST_STATE)
+	$(TEST_BROKER) $(BIN)/dealwatch kafka up
+	$(TEST_BROKER) $(BIN)/python -m pytest $(PYTEST_ARGS); status=$$?; \
+		$(TEST_BROKER) $(BIN)/dealwatch kafka down; exit $$status
+endif
+
+test-kafka-down: $(INSTALLED)
+	$(TEST_BROKER) $(BIN)/dealwatch kafka down
 
 install: $(INSTALLED)
 

@@ -8,7 +8,9 @@ machine's JDK. The data directory lives under DEALWATCH_HOME, so the log survive
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
+import resource
 import shutil
 import signal
 import socket
@@ -39,6 +41,7 @@ class BrokerStatus:
     data_dir: Path
     log_file: Path
     elsewhere: str | None = None  # what answers on the port when it is not this home's broker
+    open_files: tuple[int, int] | None = None  # the running broker's descriptors, and its limit
 
 
 @dataclass(frozen=True)
@@ -48,6 +51,7 @@ class _Paths:
     config: Path
     pid: Path
     log: Path
+    jvm_output: Path
     cluster_id: Path
 
 
@@ -59,6 +63,7 @@ def _paths(settings: Settings) -> _Paths:
         home / "server.properties",
         home / "broker.pid",
         home / "broker.log",
+        home / "broker.out",
         home / "cluster.id",
     )
 
@@ -108,7 +113,7 @@ def assemble(settings: Settings) -> Path:
     return libs
 
 
-def _java(libs: Path, *args: str) -> list[str]:
+def _java(libs: Path, log: Path, *args: str) -> list[str]:
     java = _require("java", "a JDK (17 or newer)")
     return [
         java,
@@ -117,6 +122,7 @@ def _java(libs: Path, *args: str) -> list[str]:
         "-XX:+UseG1GC",
         "-Djava.awt.headless=true",
         f"-Dlog4j2.configurationFile={ASSETS / 'log4j2.properties'}",
+        f"-Ddealwatch.broker.log={log}",
         "-cp",
         f"{libs}/*",
         *args,
@@ -239,6 +245,7 @@ def status(settings: Settings) -> BrokerStatus:
         paths.data,
         paths.log,
         elsewhere,
+        open_files(pid) if pid is not None else None,
     )
 
 
@@ -263,6 +270,7 @@ def _format_once(libs: Path, paths: _Paths) -> None:
     done = subprocess.run(
         _java(
             libs,
+            paths.log,
             "kafka.tools.StorageTool",
             "format",
             "--standalone",
@@ -308,16 +316,40 @@ def up(settings: Settings, timeout: float = 120.0) -> BrokerStatus:
     paths.data.mkdir(parents=True, exist_ok=True)
     _write_config(settings, paths)
     _format_once(libs, paths)
-    with paths.log.open("ab") as log:
+    _raise_open_files_limit()
+    with paths.jvm_output.open("ab") as output:
         process = subprocess.Popen(
-            _java(libs, "kafka.Kafka", str(paths.config)),
-            stdout=log,
+            _java(libs, paths.log, "kafka.Kafka", str(paths.config)),
+            stdout=output,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
             start_new_session=True,
         )
     paths.pid.write_text(str(process.pid))
     return _wait(settings, paths, timeout, process)
+
+
+def _raise_open_files_limit() -> None:
+    """Raise this process's soft limit on open files to its hard limit; the broker inherits it.
+    Kafka keeps a file open per partition segment and per connection, and Linux often starts
+    users at 1,024 (Kafka's own docs advise raising it)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != hard:
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
+def open_files(pid: int) -> tuple[int, int] | None:
+    """How many descriptors `pid` holds and its soft limit (Linux /proc), or None if unseen."""
+    try:
+        held = sum(1 for _ in Path(f"/proc/{pid}/fd").iterdir())
+        limits = Path(f"/proc/{pid}/limits").read_text().splitlines()
+    except OSError:
+        return None
+    row = next((line for line in limits if line.startswith("Max open files")), None)
+    if row is None or not row.split()[3].isdigit():
+        return None
+    return held, int(row.split()[3])
 
 
 def _wait(
@@ -329,16 +361,22 @@ def _wait(
         if process is not None and process.poll() is not None:
             paths.pid.unlink(missing_ok=True)
             raise KafkaLocalError(
-                f"the broker exited with status {process.returncode}; "
-                f"last lines of {paths.log}:\n{_tail(paths.log)}"
+                f"the broker exited with status {process.returncode}; {_last_words(paths)}"
             )
         if _port_open("127.0.0.1", settings.dealwatch_kafka_port) and answering(bootstrap, 3.0):
             return status(settings)
         time.sleep(0.5)
     raise KafkaLocalError(
-        f"the broker did not answer at {bootstrap} within {timeout:.0f}s; "
-        f"last lines of {paths.log}:\n{_tail(paths.log)}"
+        f"the broker did not answer at {bootstrap} within {timeout:.0f}s; {_last_words(paths)}"
     )
+
+
+def _last_words(paths: _Paths) -> str:
+    """The end of the broker's log, and what the JVM printed outside it (a bad option, a crash)."""
+    said = f"last lines of {paths.log}:\n{_tail(paths.log)}"
+    if paths.jvm_output.exists() and paths.jvm_output.stat().st_size:
+        said += f"\nlast lines of {paths.jvm_output}:\n{_tail(paths.jvm_output)}"
+    return said
 
 
 def _tail(path: Path, lines: int = 20) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import shutil
@@ -32,9 +33,30 @@ def broker() -> Settings:
 
 
 @pytest.fixture
-def kafka(broker: Settings) -> Settings:
-    """Settings with a topic prefix of its own, so each test sees only its own log."""
-    return _isolated(broker, dealwatch_topic_prefix=f"t{uuid.uuid4().hex[:10]}.")
+def kafka(broker: Settings) -> Iterator[Settings]:
+    """Settings with a topic prefix of its own, so each test sees only its own log. Its topics
+    (Faust's included: they carry the prefix) are deleted afterwards: the broker keeps a file
+    open per partition, so topics left behind run it out of open files over many runs."""
+    settings = _isolated(broker, dealwatch_topic_prefix=f"t{uuid.uuid4().hex[:10]}.")
+    yield settings
+    asyncio.run(delete_topics_with_prefix(settings, settings.dealwatch_topic_prefix))
+
+
+async def delete_topics_with_prefix(settings: Settings, prefix: str) -> list[str]:
+    """Delete every topic whose name starts with `prefix`; returns their names."""
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    from services.kafka_clients import client_kwargs
+
+    admin = AIOKafkaAdminClient(**client_kwargs(settings))
+    await admin.start()
+    try:
+        doomed = sorted(t for t in await admin.list_topics() if t.startswith(prefix))
+        if doomed:
+            await admin.delete_topics(doomed, timeout_ms=60_000)
+        return doomed
+    finally:
+        await admin.close()
 
 
 @pytest.fixture

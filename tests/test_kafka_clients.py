@@ -11,7 +11,7 @@ from services.catchup import LogEnds
 from services.config import Settings
 from services.kafka_clients import client_kwargs, topics_partitions
 from services.producer import log_producer
-from services.topics import COMPANIES, DEAL_EVENTS, ensure_topics
+from services.topics import COMPANIES, DEAL_EVENTS, ensure_topics, topic_specs
 
 
 async def _topics(settings: Settings) -> set[str]:
@@ -72,3 +72,31 @@ def test_log_ends_before_and_after_the_topics_exist(kafka: Settings) -> None:
     assert after[(kafka.topic(DEAL_EVENTS), 0)] == 2
     assert after[(kafka.topic(COMPANIES), 0)] == 0
     assert len(after) == kafka.dealwatch_partitions + 1
+
+
+def test_a_tests_topics_are_deleted_by_prefix_and_no_others(kafka: Settings) -> None:
+    """What the `kafka` fixture does after each test: the broker keeps a file per partition."""
+    from tests.conftest import delete_topics_with_prefix
+
+    neighbour = kafka.model_copy(update={"dealwatch_topic_prefix": kafka.topic("neighbour.")})
+
+    async def run() -> tuple[list[str], set[str]]:
+        await ensure_topics(kafka)
+        await ensure_topics(neighbour)
+        expected = {spec.name for spec in topic_specs(neighbour)}
+        for _ in range(100):  # a new topic reaches the broker's metadata shortly after
+            if expected <= await _topics(kafka):
+                break
+            await asyncio.sleep(0.1)
+        doomed = await delete_topics_with_prefix(kafka, neighbour.dealwatch_topic_prefix)
+        for _ in range(100):  # deletion reaches the metadata shortly after
+            left = await _topics(kafka)
+            if not left & set(doomed):
+                break
+            await asyncio.sleep(0.1)
+        return doomed, left
+
+    doomed, left = asyncio.run(run())
+    assert doomed == sorted(spec.name for spec in topic_specs(neighbour))
+    assert not left & set(doomed)
+    assert {kafka.topic(DEAL_EVENTS), kafka.topic(COMPANIES)} <= left

@@ -60,3 +60,32 @@ def test_status_names_a_process_that_is_not_kafka(tmp_path: Path) -> None:
         status = kafka_local.status(Settings(dealwatch_home=tmp_path, dealwatch_kafka_port=port))
     assert status.elsewhere is not None and status.elsewhere.startswith("not Kafka")
     assert f"pid {os.getpid()}" in status.elsewhere
+
+
+def test_the_brokers_open_files_are_counted_and_its_log_rolls(broker: Settings) -> None:
+    """`kafka status` shows the descriptors the broker holds against its limit (raised to the
+    hard one at `up`), and log4j writes the rolling broker.log rather than stdout."""
+    import resource
+
+    status = kafka_local.status(broker)
+    if status.pid is None:
+        pytest.skip(
+            f"the broker at {broker.kafka_bootstrap_servers} was not started from "
+            f"DEALWATCH_HOME={broker.home}; its process is not ours to inspect"
+        )
+    assert status.open_files is not None
+    held, limit = status.open_files
+    assert 0 < held < limit
+    assert limit == resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+    assert "Kafka Server started" in status.log_file.read_text(errors="replace")
+    jvm_output = status.log_file.with_name("broker.out")
+    assert "Kafka Server started" not in jvm_output.read_text(errors="replace")
+
+
+def test_open_files_of_this_process() -> None:
+    import os
+    import resource
+
+    held, limit = kafka_local.open_files(os.getpid())
+    assert held >= 3  # stdin, stdout, stderr at least
+    assert limit == resource.getrlimit(resource.RLIMIT_NOFILE)[0]

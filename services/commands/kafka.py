@@ -42,6 +42,14 @@ def _print(status: kafka_local.BrokerStatus) -> None:
     table.add_row("pid", str(status.pid or "-"))
     table.add_row("data", str(status.data_dir))
     table.add_row("log", str(status.log_file))
+    if status.open_files:
+        held, limit = status.open_files
+        near = held > 0.8 * limit
+        table.add_row(
+            "open files",
+            f"{'[yellow]' if near else ''}{held:,} of {limit:,}"
+            + (" (one per partition segment: delete topics you no longer need)" if near else ""),
+        )
     console.print(table)
 
 
