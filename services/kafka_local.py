@@ -264,7 +264,7 @@ def _format_once(libs: Path, paths: _Paths) -> None:
     if (paths.data / "meta.properties").exists():
         return
     cluster_id = paths.cluster_id.read_text().strip() if paths.cluster_id.exists() else None
-    if not cluster_id:
+    if not cluster_id or cluster_id.startswith("-"):  # one drawn before the fix above
         cluster_id = _kafka_uuid()
         paths.cluster_id.write_text(cluster_id)
     done = subprocess.run(
@@ -290,10 +290,15 @@ def _format_once(libs: Path, paths: _Paths) -> None:
 
 
 def _kafka_uuid() -> str:
-    """A Kafka cluster id: 16 random bytes, URL-safe base64 without padding."""
+    """A Kafka cluster id: 16 random bytes, URL-safe base64 without padding. One in 64 starts
+    with "-", which kafka-storage's argument parser reads as an option; Kafka's own
+    `Uuid.randomUuid` draws again for those, and so do we."""
     import base64
 
-    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+    while True:
+        drawn = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not drawn.startswith("-"):
+            return drawn
 
 
 def up(settings: Settings, timeout: float = 120.0) -> BrokerStatus:

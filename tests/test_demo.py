@@ -22,6 +22,8 @@ def _demo_environment(kafka: Settings, tmp_path: Path) -> tuple[dict[str, str], 
         "DATABASE_URL": url,
         "KAFKA_BOOTSTRAP_SERVERS": kafka.kafka_bootstrap_servers,
         "COLUMNS": "160",
+        # the default DEALWATCH_HOME ($XDG_STATE_HOME/dealwatch), kept out of the user's own
+        "XDG_STATE_HOME": str(tmp_path / "state"),
     }
     for name in ("DEALWATCH_TODAY", "SLACK_BOT_TOKEN", "SLACK_WEBHOOK_URL", "DEALWATCH_HOME"):
         env.pop(name, None)
@@ -61,6 +63,7 @@ def test_demo_prints_the_seed_numbers_and_leaves_the_database(
     )
     _assert_demo_output(done, url)
     assert sorted(p.name for p in where.iterdir()) == []  # nothing assumed or left here
+    assert any((tmp_path / "state" / "dealwatch" / "digest-index").iterdir())  # the default home
     states = subprocess.run(
         [
             sys.executable,

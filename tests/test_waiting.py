@@ -66,10 +66,14 @@ class Forwarder:
         self.thread.join(10)
 
 
-def _environment(settings: Settings, url: str, bootstrap: str, **extra: str) -> dict[str, str]:
+def _environment(
+    settings: Settings, url: str, bootstrap: str, state: Path, **extra: str
+) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k != "DEALWATCH_HOME"}
     return {
         **env,
+        # the default DEALWATCH_HOME ($XDG_STATE_HOME/dealwatch), kept out of the user's own
+        "XDG_STATE_HOME": str(state),
         "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
         "DEALWATCH_TOPIC_PREFIX": settings.dealwatch_topic_prefix,
         "DATABASE_URL": url,
@@ -117,7 +121,7 @@ def test_worker_started_before_its_broker_waits_then_mirrors(
     port = _free_port()
     url = f"sqlite:///{tmp_path / 'late.db'}"
     log = tmp_path / "worker.log"
-    env = _environment(kafka, url, f"127.0.0.1:{port}")
+    env = _environment(kafka, url, f"127.0.0.1:{port}", tmp_path / "state")
     with log.open("wb") as out:
         worker = subprocess.Popen(
             [sys.executable, "-m", "services", "worker"],
@@ -158,6 +162,7 @@ def test_worker_gives_up_on_an_absent_broker_with_a_clear_error(
         kafka,
         f"sqlite:///{tmp_path / 'x.db'}",
         f"127.0.0.1:{port}",
+        tmp_path / "state",
         DEALWATCH_CONNECT_TIMEOUT="3",
     )
     code, output = _dealwatch(env, empty_dir, "worker")
@@ -168,11 +173,13 @@ def test_worker_gives_up_on_an_absent_broker_with_a_clear_error(
 
 
 def test_scheduler_gives_up_on_an_absent_database_with_a_clear_error(
-    kafka: Settings, empty_dir: Path
+    kafka: Settings, empty_dir: Path, tmp_path: Path
 ) -> None:
     port = _free_port()
     url = f"postgresql://dealwatch:secret@127.0.0.1:{port}/dealwatch"
-    env = _environment(kafka, url, kafka.kafka_bootstrap_servers, DEALWATCH_CONNECT_TIMEOUT="2")
+    env = _environment(
+        kafka, url, kafka.kafka_bootstrap_servers, tmp_path / "state", DEALWATCH_CONNECT_TIMEOUT="2"
+    )
     code, output = _dealwatch(env, empty_dir, "scheduler", "--once")
     assert code == 1, output
     assert "waiting for the database at postgresql://dealwatch:***@127.0.0.1" in output
