@@ -32,7 +32,8 @@ def client_kwargs(settings: Settings) -> dict[str, Any]:
 
 async def topics_partitions(consumer, topics: Sequence[str]) -> dict[str, list[int]]:
     """The partitions of each of `topics` (empty if it does not exist), from fresh metadata
-    of those topics only, never creating a missing one.
+    of those topics only, never creating a missing one. `consumer`: a started aiokafka
+    consumer or admin client (both hold the connection pool this asks through).
 
     aiokafka's `fetch_all_metadata` decodes every topic of the cluster: 150 ms of the event
     loop on a broker with 6,000 topics, 0.5 s while the machine was busy (the slow alert

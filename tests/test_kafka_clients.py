@@ -100,3 +100,50 @@ def test_a_tests_topics_are_deleted_by_prefix_and_no_others(kafka: Settings) -> 
     assert doomed == sorted(spec.name for spec in topic_specs(neighbour))
     assert not left & set(doomed)
     assert {kafka.topic(DEAL_EVENTS), kafka.topic(COMPANIES)} <= left
+
+
+def test_ensure_topics_creates_the_missing_and_warns_of_a_partition_count_it_leaves(
+    kafka: Settings,
+) -> None:
+    """The deal-events topic created elsewhere with 2 partitions is left as is, with a warning
+    naming both counts; the other topics are created; a second call changes nothing."""
+    from aiokafka.admin import NewTopic
+
+    async def run() -> tuple[list[str], list[str], dict[str, list[int]]]:
+        admin = AIOKafkaAdminClient(**client_kwargs(kafka))
+        await admin.start()
+        try:
+            await admin.create_topics([NewTopic(kafka.topic(DEAL_EVENTS), 2, 1)])
+            for _ in range(50):  # as another process's topic, already in the metadata
+                if (await topics_partitions(admin, [kafka.topic(DEAL_EVENTS)]))[
+                    kafka.topic(DEAL_EVENTS)
+                ]:
+                    break
+                await asyncio.sleep(0.1)
+        finally:
+            await admin.close()
+        first = await ensure_topics(kafka)
+        second = await ensure_topics(kafka)
+        consumer = AIOKafkaConsumer(**client_kwargs(kafka), enable_auto_commit=False)
+        await consumer.start()
+        try:
+            names = [spec.name for spec in topic_specs(kafka)]
+            for _ in range(50):
+                found = await topics_partitions(consumer, names)
+                if all(found.values()):
+                    break
+                await asyncio.sleep(0.1)
+        finally:
+            await consumer.stop()
+        return first, second, found
+
+    first, second, found = asyncio.run(run())
+    expected = (
+        f"topic {kafka.topic(DEAL_EVENTS)} has 2 partitions, configured "
+        f"{kafka.dealwatch_partitions}; left as is"
+    )
+    assert len(first) == 1 and first[0].startswith(expected)
+    assert second == first
+    assert found == {spec.name: list(range(len(found[spec.name]))) for spec in topic_specs(kafka)}
+    assert found[kafka.topic(DEAL_EVENTS)] == [0, 1]
+    assert all(found[spec.name] == [0] for spec in topic_specs(kafka)[1:])
