@@ -25,6 +25,7 @@ from services.db.log_mirror import Consumed, Message, write_events
 from services.db.schema import upgrade
 from services.projection.batch import fold_batch
 from services.projection.stale import refresh_stale
+from services.runtime import tune_gc_for_batches
 from services.worker import BATCH_SIZE, decoded_row
 from tests.synthetic import synthetic_records
 
@@ -71,6 +72,7 @@ def main() -> None:
     payloads = [DealEvent.of(parse_record(r)).to_bytes() for r in records]
     url = args.database or f"sqlite:///{tempfile.mkdtemp(prefix='dealwatch-fold-')}/fold.db"
     upgrade(url)
+    tune_gc_for_batches()  # as the worker and replay do
     spent = asyncio.run(run(url, payloads))
     total = sum(spent.values())
     for phase, seconds in spent.items():
