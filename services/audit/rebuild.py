@@ -31,7 +31,7 @@ from services.topics import COMPANIES, DEAL_EVENTS
 from services.worker import decoded_row, registry_row
 from services.write_ahead import WriteAhead
 
-BATCH = 5_000
+BATCH = 20_000  # events per transaction: see services/worker.py BATCH_SIZE on why larger is cheaper
 
 
 async def messages_in_log(settings: Settings) -> int:
