@@ -17,12 +17,7 @@ class Event(SQLModel, table=True):
     """A queryable mirror of the log, one row per event id (its first position in the log)."""
 
     __tablename__ = "events"
-    __table_args__ = (
-        Index("ix_events_company", "company"),
-        Index("ix_events_date", "date"),
-        Index("ix_events_record_id", "record_id"),
-        Index("ix_events_target_id", "target_id"),
-    )
+    __table_args__ = (Index("ix_events_target_id", "target_id"),)
 
     event_id: str = Field(primary_key=True)
     record_id: str
