@@ -120,3 +120,28 @@ def test_edge_costs_measure_every_command(kafka: Settings, sqlite_url: str, tmp_
     }
     assert all(c["seconds"] > 0 and 0 < c["peak_rss_mb"] < 4096 for c in commands.values())
     assert list(home.glob("digest-index/*.sqlite"))  # ingest built its index there
+
+
+def test_worker_parts_measure_each_part(kafka: Settings, tmp_path: Path) -> None:
+    """`bench.worker_parts` runs the real worker three times (decode only, with the mirror,
+    whole) and saves each rate: the cut-down writes keep up with the worker's code."""
+    env = {
+        **os.environ,
+        "KAFKA_BOOTSTRAP_SERVERS": kafka.kafka_bootstrap_servers,
+        "DEALWATCH_HOME": str(kafka.home),
+    }
+    command = ["bench.worker_parts", "--records", "3000", "--companies", "300"]
+    done = subprocess.run(
+        [sys.executable, "-m", *command, "--out", str(tmp_path)],
+        cwd=Path(__file__).resolve().parents[1],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    [saved] = list(tmp_path.glob("*-worker-parts-sqlite.json"))
+    result = json.loads(saved.read_text())
+    assert result["records"] == 3000
+    assert set(result["rates"]) == {"decode", "mirror", "full"}
+    assert all(rate > 0 for rate in result["rates"].values())

@@ -1,0 +1,124 @@
+"""Where a backlog's live cost goes: the real worker (`services.worker.create_app`, Faust,
+the write-ahead) catching up one log three times, its batch write cut down each time.
+
+    python -m bench.worker_parts [--records 200000] [--companies 20000] [--out docs/bench]
+
+- `decode`: Faust and `decode_batch` only (no SQL);
+- `mirror`: also the mirror's transaction (`write_events`), no fold;
+- `full`: what `dealwatch worker` does (mirror and fold).
+
+The differences are what each part costs inside the worker, next to `bench.fold_phases`,
+which times the same functions alone: a part that costs more here than there waits for the
+GIL that Faust's threads and the database's thread share (docs/benchmarks.md). Prints each
+rate and saves `<date>-worker-parts-sqlite.json`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+MODES = ("decode", "mirror", "full")
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def child(mode: str, count: int) -> None:
+    """In a child process: the worker with its batch write cut down to `mode`; prints the
+    rate once `count` events were handed to the write, then exits."""
+    import services.worker as worker
+    from services.config import get_settings
+    from services.db.engine import session_factory
+    from services.db.log_mirror import write_events
+
+    full = worker.Projections.write_batch
+    seen = {"events": 0, "first": 0.0}
+
+    async def write_batch(self, batch) -> None:
+        seen["first"] = seen["first"] or time.perf_counter()
+        if mode == "mirror":
+            async with session_factory(self.engine)() as session, session.begin():
+                await write_events(session, batch.rows, batch.consumed, batch.messages)
+        elif mode == "full":
+            await full(self, batch)
+        seen["events"] += len(batch.messages)
+        if seen["events"] >= count:
+            seconds = time.perf_counter() - seen["first"]
+            print(json.dumps({"mode": mode, "rate": seen["events"] / seconds}), flush=True)
+            os._exit(0)
+
+    worker.Projections.write_batch = write_batch
+    app = worker.create_app(get_settings())
+    sys.argv = ["bench.worker_parts", "worker", "--without-web", "--loglevel", "warn"]
+    app.main()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--records", type=int, default=200_000)
+    parser.add_argument("--companies", type=int, default=20_000)
+    parser.add_argument("--out", type=Path, default=ROOT / "docs" / "bench")
+    parser.add_argument("--child", choices=MODES, help=argparse.SUPPRESS)
+    parser.add_argument("--count", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        child(args.child, args.count)
+        return
+    from bench.run import DAY, child_env, say
+    from services.config import Settings
+    from services.db.schema import upgrade
+    from services.ingest import ingest_feed, ingest_registry
+    from services.kafka_local import ensure_broker
+    from tests.synthetic import synthetic_records, write_jsonl, write_registry
+
+    base = Settings()
+    ensure_broker(base)
+    prefix = f"parts{uuid.uuid4().hex[:6]}."
+    settings = base.model_copy(update={"dealwatch_topic_prefix": prefix})
+    workdir = Path(tempfile.mkdtemp(prefix="dealwatch-parts-"))
+    feed = write_jsonl(synthetic_records(args.records, args.companies), workdir / "feed.jsonl")
+    asyncio.run(ingest_registry(write_registry(workdir / "registry.csv"), settings))
+    report = asyncio.run(ingest_feed([feed], settings))
+    say(f"produced {report.accepted} records into {prefix}")
+    count = report.accepted * 19 // 20  # the last batch may wait for take_events' window
+    rates: dict[str, float] = {}
+    for mode in MODES:
+        url = f"sqlite:///{workdir / f'{mode}.db'}"
+        upgrade(url)
+        env = {
+            **child_env(settings),
+            "DEALWATCH_HOME": str(workdir),
+            "DEALWATCH_TOPIC_PREFIX": prefix,
+            "DEALWATCH_TODAY": DAY.isoformat(),
+            "DATABASE_URL": url,
+            "DEALWATCH_GROUP": f"{prefix}{mode}",
+        }
+        done = subprocess.run(
+            [sys.executable, "-m", "bench.worker_parts", "--child", mode, "--count", str(count)],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=3600,
+        )
+        lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
+        if not lines:
+            raise SystemExit(f"the {mode} worker printed no rate:\n{done.stderr[-3000:]}")
+        rates[mode] = json.loads(lines[-1])["rate"]
+        say(f"{mode:7s} {rates[mode]:,.0f} events/s")
+    result = {"records": report.accepted, "companies": args.companies, "rates": rates}
+    args.out.mkdir(parents=True, exist_ok=True)
+    out = args.out / f"{dt.date.today().isoformat()}-worker-parts-sqlite.json"
+    out.write_text(json.dumps(result, indent=2) + "\n")
+    say(f"saved {out}")
+
+
+if __name__ == "__main__":
+    main()
