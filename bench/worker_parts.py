@@ -31,9 +31,10 @@ MODES = ("decode", "mirror", "full")
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def child(mode: str, count: int) -> None:
-    """In a child process: the worker with its batch write cut down to `mode`; prints the
-    rate once `count` events were handed to the write, then exits."""
+def child(mode: str, count: int, result: Path) -> None:
+    """In a child process: the worker with its batch write cut down to `mode`; writes the
+    rate to `result` once `count` events were handed to the write, then exits (a file, not
+    stdout: Faust's worker sends stdout to its log)."""
     import services.worker as worker
     from services.config import get_settings
     from services.db.engine import session_factory
@@ -52,7 +53,7 @@ def child(mode: str, count: int) -> None:
         seen["events"] += len(batch.messages)
         if seen["events"] >= count:
             seconds = time.perf_counter() - seen["first"]
-            print(json.dumps({"mode": mode, "rate": seen["events"] / seconds}), flush=True)
+            result.write_text(json.dumps({"mode": mode, "rate": seen["events"] / seconds}))
             os._exit(0)
 
     worker.Projections.write_batch = write_batch
@@ -68,9 +69,10 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "bench")
     parser.add_argument("--child", choices=MODES, help=argparse.SUPPRESS)
     parser.add_argument("--count", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--result", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        child(args.child, args.count)
+        child(args.child, args.count, args.result)
         return
     from bench.run import DAY, child_env, say
     from services.config import Settings
@@ -101,17 +103,21 @@ def main() -> None:
             "DATABASE_URL": url,
             "DEALWATCH_GROUP": f"{prefix}{mode}",
         }
+        rate_file = workdir / f"{mode}.json"
+        cut_down = ["--child", mode, "--count", str(count), "--result", str(rate_file)]
         done = subprocess.run(
-            [sys.executable, "-m", "bench.worker_parts", "--child", mode, "--count", str(count)],
+            [sys.executable, "-m", "bench.worker_parts", *cut_down],
             env=env,
             capture_output=True,
             text=True,
             timeout=3600,
         )
-        lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
-        if not lines:
-            raise SystemExit(f"the {mode} worker printed no rate:\n{done.stderr[-3000:]}")
-        rates[mode] = json.loads(lines[-1])["rate"]
+        if not rate_file.exists():
+            raise SystemExit(
+                f"the {mode} worker (exit {done.returncode}) measured no rate:\n"
+                + done.stderr[-3000:]
+            )
+        rates[mode] = json.loads(rate_file.read_text())["rate"]
         say(f"{mode:7s} {rates[mode]:,.0f} events/s")
     result = {"records": report.accepted, "companies": args.companies, "rates": rates}
     args.out.mkdir(parents=True, exist_ok=True)
