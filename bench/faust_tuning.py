@@ -9,19 +9,11 @@ BENCH_TAKE / BENCH_WITHIN.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import datetime as dt
 import json
-import tempfile
-import uuid
-from pathlib import Path
 
-from bench.run import RESULTS, child_env, child_rate, say
-from services.config import Settings
-from services.ingest import ingest_feed
-from services.kafka_local import ensure_broker
+from bench.run import RESULTS, child_env, child_rate, say, synthetic_log
 from services.topics import DEAL_EVENTS
-from tests.synthetic import synthetic_records, write_jsonl
 
 VARIANTS: list[tuple[str, dict[str, str]]] = [
     ("defaults (take 2000 within 0.5 s)", {}),
@@ -50,13 +42,7 @@ def main() -> None:
     parser.add_argument("--records", type=int, default=100_000)
     parser.add_argument("--companies", type=int, default=10_000)
     args = parser.parse_args()
-    base = Settings()
-    ensure_broker(base)
-    prefix = f"tune{uuid.uuid4().hex[:6]}."
-    settings = base.model_copy(update={"dealwatch_topic_prefix": prefix})
-    workdir = Path(tempfile.mkdtemp(prefix="dealwatch-tune-"))
-    feed = write_jsonl(synthetic_records(args.records, args.companies), workdir / "feed.jsonl")
-    asyncio.run(ingest_feed([feed], settings))
+    settings, workdir, _ = synthetic_log(args.records, args.companies, "tune")
     topic = settings.topic(DEAL_EVENTS)
     env = child_env(settings)
     results = []

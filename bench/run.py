@@ -27,7 +27,7 @@ from sqlalchemy import text
 from services.config import Settings
 from services.db.engine import make_sync_engine
 from services.db.schema import upgrade
-from services.ingest import ingest_feed, ingest_registry
+from services.ingest import IngestReport, ingest_feed, ingest_registry
 from services.kafka_clients import client_kwargs, topic_partitions
 from services.kafka_local import ensure_broker
 from services.topics import DEAL_EVENTS
@@ -61,6 +61,25 @@ async def bare_aiokafka(settings: Settings, topic: str, count: int) -> float:
         return n / (time.perf_counter() - started)
     finally:
         await consumer.stop()
+
+
+def synthetic_log(records: int, companies: int, name: str) -> tuple[Settings, Path, IngestReport]:
+    """A synthetic feed and registry (`tests/synthetic.py`) ingested into a fresh topic prefix
+    on the configured broker (started here when local): its settings, work directory and
+    ingest report."""
+    base = Settings()
+    ensure_broker(base)
+    settings = base.model_copy(update={"dealwatch_topic_prefix": f"{name}{uuid.uuid4().hex[:6]}."})
+    workdir = Path(tempfile.mkdtemp(prefix=f"dealwatch-{name}-"))
+    say(f"work files in {workdir}")
+    feed = write_jsonl(synthetic_records(records, companies), workdir / "feed.jsonl")
+    asyncio.run(ingest_registry(write_registry(workdir / "registry.csv"), settings))
+    report = asyncio.run(ingest_feed([feed], settings))
+    say(
+        f"produced {report.accepted} records into {settings.dealwatch_topic_prefix} "
+        f"({report.rate:,.0f}/s)"
+    )
+    return settings, workdir, report
 
 
 def child_env(settings: Settings) -> dict:
@@ -289,16 +308,8 @@ def main() -> None:
     parser.add_argument("--late-alerts", type=int, default=10)
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
-    base = Settings()
-    ensure_broker(base)
-    prefix = f"bench{uuid.uuid4().hex[:6]}."
-    settings = base.model_copy(update={"dealwatch_topic_prefix": prefix})
-    workdir = Path(tempfile.mkdtemp(prefix="dealwatch-bench-"))
-    say(f"work files in {workdir}")
-    feed = write_jsonl(synthetic_records(args.records, args.companies), workdir / "feed.jsonl")
-    asyncio.run(ingest_registry(write_registry(workdir / "registry.csv"), settings))
-    report = asyncio.run(ingest_feed([feed], settings))
-    say(f"produced {report.accepted} records ({report.rate:,.0f}/s)")
+    settings, workdir, _ = synthetic_log(args.records, args.companies, "bench")
+    prefix = settings.dealwatch_topic_prefix
     topic = settings.topic(DEAL_EVENTS)
     env = {
         **child_env(settings),

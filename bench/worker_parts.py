@@ -16,15 +16,12 @@ rate and saves `<date>-worker-parts-sqlite.json`.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import datetime as dt
 import json
 import os
 import subprocess
 import sys
-import tempfile
 import time
-import uuid
 from pathlib import Path
 
 MODES = ("decode", "mirror", "full")
@@ -74,22 +71,11 @@ def main() -> None:
     if args.child:
         child(args.child, args.count, args.result)
         return
-    from bench.run import DAY, child_env, say
-    from services.config import Settings
+    from bench.run import DAY, child_env, say, synthetic_log
     from services.db.schema import upgrade
-    from services.ingest import ingest_feed, ingest_registry
-    from services.kafka_local import ensure_broker
-    from tests.synthetic import synthetic_records, write_jsonl, write_registry
 
-    base = Settings()
-    ensure_broker(base)
-    prefix = f"parts{uuid.uuid4().hex[:6]}."
-    settings = base.model_copy(update={"dealwatch_topic_prefix": prefix})
-    workdir = Path(tempfile.mkdtemp(prefix="dealwatch-parts-"))
-    feed = write_jsonl(synthetic_records(args.records, args.companies), workdir / "feed.jsonl")
-    asyncio.run(ingest_registry(write_registry(workdir / "registry.csv"), settings))
-    report = asyncio.run(ingest_feed([feed], settings))
-    say(f"produced {report.accepted} records into {prefix}")
+    settings, workdir, report = synthetic_log(args.records, args.companies, "parts")
+    prefix = settings.dealwatch_topic_prefix
     count = report.accepted * 19 // 20  # the last batch may wait for take_events' window
     rates: dict[str, float] = {}
     for mode in MODES:
