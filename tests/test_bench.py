@@ -30,36 +30,28 @@ KEYS = {
 }
 
 
-def test_bench_saves_every_figure(kafka: Settings, tmp_path: Path) -> None:
-    root = Path(__file__).resolve().parents[1]
+def run_bench(module: str, args: list[str], kafka: Settings, home: Path) -> None:
+    """`python -m module args` from the checkout against the test broker; fails the test with
+    its output when it exits non-zero."""
     env = {
         **os.environ,
         "KAFKA_BOOTSTRAP_SERVERS": kafka.kafka_bootstrap_servers,
-        "DEALWATCH_HOME": str(kafka.home),
+        "DEALWATCH_HOME": str(home),
     }
     done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "bench.run",
-            "--records",
-            "3000",
-            "--companies",
-            "300",
-            "--alerts",
-            "3",
-            "--late-alerts",
-            "2",
-            "--out",
-            str(tmp_path),
-        ],
-        cwd=root,
+        [sys.executable, "-m", module, *args],
+        cwd=Path(__file__).resolve().parents[1],
         env=env,
         capture_output=True,
         text=True,
         timeout=900,
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+
+
+def test_bench_saves_every_figure(kafka: Settings, tmp_path: Path) -> None:
+    small = ["--records", "3000", "--companies", "300", "--alerts", "3", "--late-alerts", "2"]
+    run_bench("bench.run", [*small, "--out", str(tmp_path)], kafka, kafka.home)
     [saved] = list(tmp_path.glob("*-sqlite.json"))
     result = json.loads(saved.read_text())
     assert set(result) == KEYS
@@ -87,27 +79,8 @@ def test_edge_costs_measure_every_command(kafka: Settings, sqlite_url: str, tmp_
     asyncio.run(ingest_feed([SEED_FEED], settings))
     run_worker_until_caught_up(settings, tmp_path / "worker.log")
     home = tmp_path / "home"
-    env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": kafka.kafka_bootstrap_servers}
-    env["DEALWATCH_HOME"] = str(home)
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "bench.edge_costs",
-            "--prefix",
-            kafka.dealwatch_topic_prefix,
-            "--database",
-            sqlite_url,
-            "--out",
-            str(tmp_path / "out"),
-        ],
-        cwd=Path(__file__).resolve().parents[1],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    edge_args = ["--prefix", kafka.dealwatch_topic_prefix, "--database", sqlite_url]
+    run_bench("bench.edge_costs", [*edge_args, "--out", str(tmp_path / "out")], kafka, home)
     [saved] = list((tmp_path / "out").glob("*-edges-sqlite.json"))
     commands = json.loads(saved.read_text())["commands"]
     assert set(commands) == {
@@ -125,21 +98,8 @@ def test_edge_costs_measure_every_command(kafka: Settings, sqlite_url: str, tmp_
 def test_worker_parts_measure_each_part(kafka: Settings, tmp_path: Path) -> None:
     """`bench.worker_parts` runs the real worker three times (decode only, with the mirror,
     whole) and saves each rate: the cut-down writes keep up with the worker's code."""
-    env = {
-        **os.environ,
-        "KAFKA_BOOTSTRAP_SERVERS": kafka.kafka_bootstrap_servers,
-        "DEALWATCH_HOME": str(kafka.home),
-    }
-    command = ["bench.worker_parts", "--records", "3000", "--companies", "300"]
-    done = subprocess.run(
-        [sys.executable, "-m", *command, "--out", str(tmp_path)],
-        cwd=Path(__file__).resolve().parents[1],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    small = ["--records", "3000", "--companies", "300"]
+    run_bench("bench.worker_parts", [*small, "--out", str(tmp_path)], kafka, kafka.home)
     [saved] = list(tmp_path.glob("*-worker-parts-sqlite.json"))
     result = json.loads(saved.read_text())
     assert result["records"] == 3000
