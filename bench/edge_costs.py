@@ -12,7 +12,6 @@ adds one record per run to that log (new ids), which no worker mirrors.
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
 import os
 import platform
@@ -24,7 +23,7 @@ import time
 import uuid
 from pathlib import Path
 
-from bench.run import ROOT, peak_rss_mb, process_tree
+from bench.run import ROOT, peak_rss_mb, process_tree, save_result
 from services.config import Settings
 from services.db.engine import backend
 from services.digest_index import index_path
@@ -107,10 +106,7 @@ def main() -> None:
     }
     for name, r in results.items():
         print(f"{name:<22} {r['seconds']:8.1f} s {r['peak_rss_mb']:8.1f} MB")
-    args.out.mkdir(parents=True, exist_ok=True)
-    path = args.out / f"{dt.date.today().isoformat()}-edges-{report['database']}.json"
-    path.write_text(json.dumps(report, indent=2) + "\n")
-    print(f"saved {path}")
+    save_result(args.out, f"edges-{report['database']}", report)
 
 
 if __name__ == "__main__":

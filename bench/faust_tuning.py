@@ -9,10 +9,8 @@ BENCH_TAKE / BENCH_WITHIN.
 from __future__ import annotations
 
 import argparse
-import datetime as dt
-import json
 
-from bench.run import RESULTS, child_env, child_rate, say, synthetic_log
+from bench.run import RESULTS, child_env, child_rate, save_result, say, synthetic_log
 from services.topics import DEAL_EVENTS
 
 VARIANTS: list[tuple[str, dict[str, str]]] = [
@@ -52,10 +50,7 @@ def main() -> None:
         )
         results.append({"variant": name, "settings": changes, "rps": rate})
         say(f"{name}: {rate:,.0f}/s" if rate else f"{name}: no result")
-    out = RESULTS / f"{dt.date.today().isoformat()}-faust-tuning.json"
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({"records": args.records, "results": results}, indent=2) + "\n")
-    say(f"saved {out}")
+    save_result(RESULTS, "faust-tuning", {"records": args.records, "results": results})
 
 
 if __name__ == "__main__":

@@ -82,6 +82,27 @@ def synthetic_log(records: int, companies: int, name: str) -> tuple[Settings, Pa
     return settings, workdir, report
 
 
+def save_result(out: Path, name: str, result: dict) -> Path:
+    """Save `result` as `out/<today>-<name>.json` (the layout of docs/bench) and say where."""
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / f"{dt.date.today().isoformat()}-{name}.json"
+    path.write_text(json.dumps(result, indent=2) + "\n")
+    say(f"saved {path}")
+    return path
+
+
+def log_env(settings: Settings, workdir: Path) -> dict:
+    """The environment of a `dealwatch` child reading the synthetic log of `synthetic_log`
+    (the same broker and prefix, its home in the work directory, the feed's evaluation day);
+    add DATABASE_URL and DEALWATCH_GROUP for a worker."""
+    return {
+        **child_env(settings),
+        "DEALWATCH_HOME": str(workdir),
+        "DEALWATCH_TOPIC_PREFIX": settings.dealwatch_topic_prefix,
+        "DEALWATCH_TODAY": DAY.isoformat(),
+    }
+
+
 def child_env(settings: Settings) -> dict:
     """The environment of a child process: this checkout importable, the same broker."""
     return {
@@ -311,12 +332,7 @@ def main() -> None:
     settings, workdir, _ = synthetic_log(args.records, args.companies, "bench")
     prefix = settings.dealwatch_topic_prefix
     topic = settings.topic(DEAL_EVENTS)
-    env = {
-        **child_env(settings),
-        "DEALWATCH_HOME": str(workdir),
-        "DEALWATCH_TOPIC_PREFIX": prefix,
-        "DEALWATCH_TODAY": DAY.isoformat(),
-    }
+    env = log_env(settings, workdir)
     result: dict = {}
     result["ceiling_rps"] = asyncio.run(bare_aiokafka(settings, topic, args.records))
     say(f"ceiling_rps {result['ceiling_rps']:,.0f}")
@@ -395,11 +411,8 @@ def main() -> None:
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python "
         f"{platform.python_version()}",
     }
-    args.out.mkdir(parents=True, exist_ok=True)
-    out = args.out / f"{dt.date.today().isoformat()}-{kind}.json"
-    out.write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(result, indent=2))
-    say(f"saved {out}")
+    save_result(args.out, kind, result)
     say(f"bench database (replay --verify it): DATABASE_URL={bench_db}")
 
 

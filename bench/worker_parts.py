@@ -4,7 +4,7 @@ the write-ahead) catching up one log three times, its batch write cut down each 
     python -m bench.worker_parts [--records 200000] [--companies 20000] [--out docs/bench]
 
 - `decode`: Faust and `decode_batch` only (no SQL);
-- `mirror`: also the mirror's transaction (`write_events`), no fold;
+- `mirror`: the worker's `write_batch` with `fold_batch` switched off (the mirror alone);
 - `full`: what `dealwatch worker` does (mirror and fold).
 
 The differences are what each part costs inside the worker, next to `bench.fold_phases`,
@@ -16,7 +16,6 @@ rate and saves `<date>-worker-parts-sqlite.json`.
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
 import os
 import subprocess
@@ -34,19 +33,21 @@ def child(mode: str, count: int, result: Path) -> None:
     stdout: Faust's worker sends stdout to its log)."""
     import services.worker as worker
     from services.config import get_settings
-    from services.db.engine import session_factory
-    from services.db.log_mirror import write_events
+    from services.projection.records import FoldOutcome
 
-    full = worker.Projections.write_batch
+    write = worker.Projections.write_batch
     seen = {"events": 0, "first": 0.0}
+
+    async def no_fold(*_args, **_kwargs) -> FoldOutcome:
+        return FoldOutcome()
+
+    if mode == "mirror":
+        worker.fold_batch = no_fold  # write_batch mirrors the batch and folds nothing
 
     async def write_batch(self, batch) -> None:
         seen["first"] = seen["first"] or time.perf_counter()
-        if mode == "mirror":
-            async with session_factory(self.engine)() as session, session.begin():
-                await write_events(session, batch.rows, batch.consumed, batch.messages)
-        elif mode == "full":
-            await full(self, batch)
+        if mode != "decode":
+            await write(self, batch)
         seen["events"] += len(batch.messages)
         if seen["events"] >= count:
             seconds = time.perf_counter() - seen["first"]
@@ -71,7 +72,7 @@ def main() -> None:
     if args.child:
         child(args.child, args.count, args.result)
         return
-    from bench.run import DAY, child_env, say, synthetic_log
+    from bench.run import log_env, save_result, say, synthetic_log
     from services.db.schema import upgrade
 
     settings, workdir, report = synthetic_log(args.records, args.companies, "parts")
@@ -81,14 +82,7 @@ def main() -> None:
     for mode in MODES:
         url = f"sqlite:///{workdir / f'{mode}.db'}"
         upgrade(url)
-        env = {
-            **child_env(settings),
-            "DEALWATCH_HOME": str(workdir),
-            "DEALWATCH_TOPIC_PREFIX": prefix,
-            "DEALWATCH_TODAY": DAY.isoformat(),
-            "DATABASE_URL": url,
-            "DEALWATCH_GROUP": f"{prefix}{mode}",
-        }
+        env = {**log_env(settings, workdir), "DATABASE_URL": url, "DEALWATCH_GROUP": prefix + mode}
         rate_file = workdir / f"{mode}.json"
         cut_down = ["--child", mode, "--count", str(count), "--result", str(rate_file)]
         done = subprocess.run(
@@ -106,10 +100,7 @@ def main() -> None:
         rates[mode] = json.loads(rate_file.read_text())["rate"]
         say(f"{mode:7s} {rates[mode]:,.0f} events/s")
     result = {"records": report.accepted, "companies": args.companies, "rates": rates}
-    args.out.mkdir(parents=True, exist_ok=True)
-    out = args.out / f"{dt.date.today().isoformat()}-worker-parts-sqlite.json"
-    out.write_text(json.dumps(result, indent=2) + "\n")
-    say(f"saved {out}")
+    save_result(args.out, "worker-parts-sqlite", result)
 
 
 if __name__ == "__main__":
