@@ -273,3 +273,17 @@ def test_a_failed_write_stops_the_worker_and_a_restart_loses_nothing(
     run_worker_until_caught_up(settings, tmp_path / "restarted.log")
     after = {r["record_id"] for r in _rows(sqlite_url, "SELECT record_id FROM events")}
     assert after == before | {extra[0]["id"]}
+
+
+async def test_one_consumer_poll_holds_at_most_one_batch(kafka: Settings, sqlite_url: str) -> None:
+    """Faust's default poll has no limit: in a 1M backlog one poll held ~104,000 records as
+    Python objects (docs/benchmarks.md, the worker's peak RSS). The cap reaches the aiokafka
+    consumer Faust builds for the worker."""
+    from services.worker import BATCH_SIZE, create_app
+
+    app = create_app(_setup(kafka, sqlite_url))
+    consumer = app.consumer._thread._create_worker_consumer(app.transport)
+    try:
+        assert consumer._max_poll_records == BATCH_SIZE
+    finally:
+        await consumer.stop()
