@@ -116,11 +116,8 @@ class _MirrorCheck:
             return
         t = Event.__table__.c
         ids = sorted({event_id for _, event_id, _ in unplaced})
-        stored = dict(
-            (await self.session.execute(select(t.event_id, t.payload).where(t.event_id.in_(ids))))
-            .tuples()
-            .all()
-        )
+        rows = await self.session.execute(select(t.event_id, t.payload).where(t.event_id.in_(ids)))
+        stored = {event_id: payload for event_id, payload in rows}
         for offset, event_id, text in unplaced:
             if stored.get(event_id) != text:
                 self.differs(offset, _NOT_READ.format(offset=offset))
