@@ -23,8 +23,9 @@ import sys
 import time
 from pathlib import Path
 
+from bench.run import RESULTS, log_env, save_result, say, synthetic_log
+
 MODES = ("decode", "mirror", "full")
-ROOT = Path(__file__).resolve().parents[1]
 
 
 def child(mode: str, count: int, result: Path) -> None:
@@ -64,7 +65,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--records", type=int, default=200_000)
     parser.add_argument("--companies", type=int, default=20_000)
-    parser.add_argument("--out", type=Path, default=ROOT / "docs" / "bench")
+    parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument("--child", choices=MODES, help=argparse.SUPPRESS)
     parser.add_argument("--count", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--result", type=Path, help=argparse.SUPPRESS)
@@ -72,7 +73,6 @@ def main() -> None:
     if args.child:
         child(args.child, args.count, args.result)
         return
-    from bench.run import log_env, save_result, say, synthetic_log
     from services.db.schema import upgrade
 
     settings, workdir, report = synthetic_log(args.records, args.companies, "parts")
