@@ -2,7 +2,8 @@
 
 `bare`: decode batches from `stream.take` and nothing else. `table`: update a Faust table
 per event (the naive way to keep per-company state). Prints JSON with the measured rate.
-BENCH_TUNE_GC=1 tunes the garbage collector as `dealwatch worker` does (services/runtime.py).
+BENCH_TUNE_GC=1 tunes the garbage collector as `dealwatch worker` does (services/runtime.py);
+BENCH_BATCH_DRAIN=1 uses the worker's consumer (services/faust_consumer.py) instead of Faust's.
 """
 
 from __future__ import annotations
@@ -31,6 +32,10 @@ def main() -> None:
         consumer_auto_offset_reset="earliest",
         topic_partitions=6,
     )
+    if os.environ.get("BENCH_BATCH_DRAIN"):
+        from services.faust_consumer import BatchDrainTransport
+
+        app.transport = BatchDrainTransport(app.conf.broker_consumer, app)
     topic = app.topic(
         topic_name, key_type=bytes, value_type=bytes, value_serializer="raw", key_serializer="raw"
     )

@@ -1,7 +1,8 @@
 """How far a bare Faust agent goes when tuned: each setting alone, then together, on one
 topic in one run. Faust reads its settings from the environment (BROKER_MAX_POLL_RECORDS,
 CONSUMER_MAX_FETCH_SIZE, STREAM_BUFFER_MAXSIZE); the agent's `take` size and window come from
-BENCH_TAKE / BENCH_WITHIN.
+BENCH_TAKE / BENCH_WITHIN; BENCH_BATCH_DRAIN swaps in the worker's consumer
+(services/faust_consumer.py).
 
     python -m bench.faust_tuning [--records 100000] [--companies 10000]
 """
@@ -22,6 +23,7 @@ VARIANTS: list[tuple[str, dict[str, str]]] = [
     ("take 10000 within 1 s", {"BENCH_TAKE": "10000", "BENCH_WITHIN": "1.0"}),
     ("take 500 within 0.1 s", {"BENCH_TAKE": "500", "BENCH_WITHIN": "0.1"}),
     ("garbage collector tuned as the worker's", {"BENCH_TUNE_GC": "1"}),
+    ("the worker's consumer: one flow race per batch", {"BENCH_BATCH_DRAIN": "1"}),
     (
         "all of: poll 10000, fetch 4 MiB, buffer 16384, take 10000",
         {
