@@ -274,6 +274,7 @@ def create_app(settings: Settings | None = None) -> faust.App:
         topic_disable_leader=True,
         producer_acks=-1,
         broker_max_poll_records=MAX_POLL_RECORDS,
+        Monitor="services.faust_monitor:LeanMonitor",
     )
     app.transport = BatchDrainTransport(app.conf.broker_consumer, app)  # faust_consumer.py
     raw = {

@@ -1,8 +1,9 @@
-"""The worker's Faust consumer (services/faust_consumer.py): each fetched batch reaches the
-streams whole and in order, and a suspended flow (a rebalance) still abandons a delivery
-blocked on a full stream buffer. The consumer is the one the worker's app builds; only its
-fetch (`getmany`, a call into the consumer's thread) is replaced by a list of batches. The
-end-to-end behaviour on the real broker (rebalances included) is tests/test_worker.py's."""
+"""The worker's Faust consumer (services/faust_consumer.py) and monitor (faust_monitor.py):
+each fetched batch reaches the streams whole and in order, and a suspended flow (a rebalance)
+still abandons a delivery blocked on a full stream buffer. The consumer is the one the
+worker's app builds; only its fetch (`getmany`, a call into the consumer's thread) is replaced
+by a list of batches. The end-to-end behaviour on the real broker (rebalances included) is
+tests/test_worker.py's."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from mode.utils.locks import Event
 
 from services.config import Settings
 from services.faust_consumer import BatchDrainConsumer
+from services.faust_monitor import LeanMonitor
 from services.worker import create_app
 
 TOPIC = "deal-events"
@@ -108,3 +110,15 @@ async def test_a_suspended_flow_abandons_a_blocked_delivery(sqlite_url: str) -> 
     fetcher._stopped.set()
     await asyncio.wait_for(task, 10)
     assert seen == [0, 7]  # 1 abandoned, 2 dropped with its batch; the next batch flows
+
+
+def test_the_worker_monitor_keeps_what_faust_reads(sqlite_url: str) -> None:
+    """The lean monitor skips Faust's per-event statistics but still stamps each partition's
+    last stream event, which Faust's consumer reads for its "stream is idle" warnings."""
+    app = create_app(Settings().model_copy(update={"database_url": sqlite_url}))
+    assert isinstance(app.monitor, LeanMonitor)
+    tp, message = _message(3, 9)
+    app.monitor.on_message_in(tp, 9, message)
+    assert app.monitor.on_stream_event_in(tp, 9, None, None) is None
+    assert app.monitor.stream_inbound_time[tp] > 0
+    assert app.monitor.messages_received_total == 0
