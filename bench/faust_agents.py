@@ -33,9 +33,9 @@ def main() -> None:
         topic_partitions=6,
     )
     if os.environ.get("BENCH_BATCH_DRAIN"):
-        from services.faust_consumer import BatchDrainTransport
+        from services.faust_consumer import use_batch_drain
 
-        app.transport = BatchDrainTransport(app.conf.broker_consumer, app)
+        use_batch_drain(app)
     topic = app.topic(
         topic_name, key_type=bytes, value_type=bytes, value_serializer="raw", key_serializer="raw"
     )

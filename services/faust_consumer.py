@@ -19,6 +19,7 @@ import asyncio
 from collections.abc import AsyncIterator
 from typing import Any, ClassVar
 
+import faust
 from faust.transport import consumer as faust_consumer
 from faust.transport.drivers import aiokafka as faust_aiokafka
 
@@ -28,7 +29,7 @@ YIELD_EVERY = 100  # messages delivered between two turns given to the event loo
 class BatchDrainConsumer(faust_aiokafka.Consumer):
     """The aiokafka-backed Faust consumer, with one flow race per fetched batch."""
 
-    async def _drain_messages(self, fetcher: Any) -> None:  # pragma: no cover - in a thread
+    async def _drain_messages(self, fetcher: Any) -> None:
         consumer_stopped = self._stopped.is_set
         fetcher_stopped = fetcher._stopped.is_set
         diag = self.diag
@@ -86,6 +87,12 @@ class BatchDrainConsumer(faust_aiokafka.Consumer):
 
 
 class BatchDrainTransport(faust_aiokafka.Transport):
-    """Faust's aiokafka transport with `BatchDrainConsumer`; set as `app.transport`."""
+    """Faust's aiokafka transport with `BatchDrainConsumer`."""
 
     Consumer: ClassVar[type] = BatchDrainConsumer
+
+
+def use_batch_drain(app: faust.App) -> None:
+    """Give `app` this consumer (through Faust's public `transport` setter), before its
+    topics and agents are declared."""
+    app.transport = BatchDrainTransport(app.conf.broker_consumer, app)

@@ -28,7 +28,7 @@ from services.catchup import LogEnds, lag
 from services.config import Settings, get_settings
 from services.db.engine import make_async_engine, session_factory
 from services.db.log_mirror import Consumed, Message, write_events, write_registry
-from services.faust_consumer import BatchDrainTransport
+from services.faust_consumer import use_batch_drain
 from services.projection.batch import fold_batch
 from services.projector import Projector
 from services.runtime import tune_gc_for_batches
@@ -276,7 +276,7 @@ def create_app(settings: Settings | None = None) -> faust.App:
         broker_max_poll_records=MAX_POLL_RECORDS,
         Monitor="services.faust_monitor:LeanMonitor",
     )
-    app.transport = BatchDrainTransport(app.conf.broker_consumer, app)  # faust_consumer.py
+    use_batch_drain(app)
     raw = {
         "key_type": bytes,
         "value_type": bytes,

@@ -8,6 +8,7 @@ tests/test_worker.py's."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from types import SimpleNamespace
 
 from faust.types import TP, Message
@@ -39,12 +40,21 @@ def _consumer(sqlite_url: str, batches: list[list]) -> BatchDrainConsumer:
     return consumer
 
 
-async def _drain_until(consumer: BatchDrainConsumer, done: asyncio.Event) -> None:
+@contextlib.asynccontextmanager
+async def _draining(consumer: BatchDrainConsumer):
+    """The consumer's drain loop running as Faust's fetcher runs it; stopped on the way out."""
     fetcher = SimpleNamespace(_stopped=Event())
     task = asyncio.ensure_future(consumer._drain_messages(fetcher))
-    await asyncio.wait_for(done.wait(), 10)
-    fetcher._stopped.set()
-    await asyncio.wait_for(task, 10)
+    try:
+        yield
+    finally:
+        fetcher._stopped.set()
+        await asyncio.wait_for(task, 10)
+
+
+async def _drain_until(consumer: BatchDrainConsumer, done: asyncio.Event) -> None:
+    async with _draining(consumer):
+        await asyncio.wait_for(done.wait(), 10)
 
 
 async def test_every_message_of_every_batch_is_delivered_in_order(sqlite_url: str) -> None:
@@ -100,15 +110,12 @@ async def test_a_suspended_flow_abandons_a_blocked_delivery(sqlite_url: str) -> 
             done.set()
 
     consumer.callback = callback
-    fetcher = SimpleNamespace(_stopped=Event())
-    task = asyncio.ensure_future(consumer._drain_messages(fetcher))
-    await asyncio.wait_for(blocked.wait(), 10)
-    consumer.suspend_flow.set()
-    await asyncio.sleep(0.05)
-    consumer.suspend_flow.clear()
-    await asyncio.wait_for(done.wait(), 10)
-    fetcher._stopped.set()
-    await asyncio.wait_for(task, 10)
+    async with _draining(consumer):
+        await asyncio.wait_for(blocked.wait(), 10)
+        consumer.suspend_flow.set()
+        await asyncio.sleep(0.05)
+        consumer.suspend_flow.clear()
+        await asyncio.wait_for(done.wait(), 10)
     assert seen == [0, 7]  # 1 abandoned, 2 dropped with its batch; the next batch flows
 
 
