@@ -29,11 +29,11 @@ from services.config import Settings, get_settings
 from services.db.engine import make_async_engine, session_factory
 from services.db.log_mirror import Consumed, Message, write_events, write_registry
 from services.faust_consumer import use_batch_drain
+from services.group_commit import GroupCommit
 from services.projection.batch import fold_batch
 from services.projector import Projector
 from services.runtime import tune_gc_for_batches
 from services.topics import COMPANIES, DEAL_EVENTS
-from services.write_ahead import WriteAhead
 
 log = logging.getLogger("dealwatch.worker")
 
@@ -48,6 +48,15 @@ BATCH_WITHIN = 0.1  # a trickle of live events waits at most this long for its b
 # objects while Faust fed them to the stream (~85 MB of the worker's peak; the fetched bytes
 # themselves are compact). One batch's worth keeps a poll to what the next batch needs.
 MAX_POLL_RECORDS = BATCH_SIZE
+# Events that may wait for the next transaction while one is in flight (group commit,
+# services/group_commit.py): during a backlog each transaction takes what arrived during the
+# previous one. One batch's worth bounds the decoded events held (a 200k backlog on SQLite:
+# ~5,600 events/s with one batch in flight and the agent waiting for it, ~6,900 with this).
+MAX_WAITING = BATCH_SIZE
+# Messages Faust may buffer for the agent (its default: 4,096). While a transaction is in
+# flight Faust keeps reading into this buffer; the default filled within a fraction of one
+# transaction (same backlog, with group commit: ~6,900 events/s at 4,096, ~7,500 at this).
+STREAM_BUFFER = 16_384
 STALE_REFRESH_EVERY = 300.0  # s: while a backlog is read, its companies are refreshed this often
 
 
@@ -114,6 +123,24 @@ class DecodedBatch:
     messages: list[Message]
     consumed: list[Consumed]
     live: bool
+
+
+def merged(batches: Sequence[DecodedBatch]) -> DecodedBatch:
+    """Batches that waited for one transaction, as one batch (in log order); live when the
+    latest was read at the log's end."""
+    if len(batches) == 1:
+        return batches[0]
+    ends: dict[tuple[str, int], int] = {}
+    for batch in batches:
+        for c in batch.consumed:
+            ends[(c.topic, c.partition)] = max(ends.get((c.topic, c.partition), 0), c.next_offset)
+    return DecodedBatch(
+        [row for b in batches for row in b.rows],
+        [event for b in batches for event in b.decoded],
+        [message for b in batches for message in b.messages],
+        [Consumed(t, p, n) for (t, p), n in sorted(ends.items())],
+        batches[-1].live,
+    )
 
 
 class Projections:
@@ -274,6 +301,7 @@ def create_app(settings: Settings | None = None) -> faust.App:
         topic_disable_leader=True,
         producer_acks=-1,
         broker_max_poll_records=MAX_POLL_RECORDS,
+        stream_buffer_maxsize=STREAM_BUFFER,
         Monitor="services.faust_monitor:LeanMonitor",
     )
     use_batch_drain(app)
@@ -288,13 +316,16 @@ def create_app(settings: Settings | None = None) -> faust.App:
 
     @app.agent(deal_events, name="mirror-events")
     async def mirror_events(stream: faust.StreamT) -> None:
-        ahead = WriteAhead(app.crash)
+        commits = GroupCommit(
+            lambda batches: projections.write_batch(merged(batches)),
+            app.crash,
+            max_waiting=MAX_WAITING,
+        )
         try:
             async for batch in stream.take_events(BATCH_SIZE, within=BATCH_WITHIN):
-                decoded = projections.decode_batch(batch)
-                await ahead.submit(batch, lambda decoded=decoded: projections.write_batch(decoded))
+                await commits.submit(batch, projections.decode_batch(batch))
         finally:
-            await ahead.drain()  # a clean stop finishes the batch in flight
+            await commits.drain()  # a clean stop finishes the batches submitted
 
     @app.agent(companies, name="mirror-registry")
     async def mirror_registry(stream: faust.StreamT) -> None:

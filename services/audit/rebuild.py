@@ -120,10 +120,10 @@ async def mirror_partitions(
                 rows.append(row)
                 decoded.append(LoggedEvent(event, (m.partition, m.offset)))
             if len(messages) >= BATCH:
-                await ahead.submit((), functools.partial(write, rows, decoded, messages))
+                await ahead.submit(functools.partial(write, rows, decoded, messages))
                 rows, decoded, messages = [], [], []
         if messages:
-            await ahead.submit((), functools.partial(write, rows, decoded, messages))
+            await ahead.submit(functools.partial(write, rows, decoded, messages))
     finally:
         await ahead.drain()  # no write outlives the replay
 
