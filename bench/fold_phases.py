@@ -3,7 +3,8 @@ folded with the worker's own functions, in 2,000-event transactions, timed per p
 
     python -m bench.fold_phases [--records 100000] [--database URL]
 
-Prints seconds per phase (decode, mirror insert, fold, commit, the final company refresh) and
+Prints seconds per phase (decode, prepare, mirror insert, fold, commit, the final company
+refresh; the first two run before each transaction in the worker) and
 the rate; nothing is saved. A profiler's view of the same loop: `python -m cProfile -s
 cumulative -m bench.fold_phases`.
 """
@@ -23,7 +24,7 @@ from projections.effective import LoggedEvent
 from services.db.engine import make_async_engine, session_factory
 from services.db.log_mirror import Consumed, Message, write_events
 from services.db.schema import upgrade
-from services.projection.batch import fold_batch
+from services.projection.batch import fold_batch, prepare_batch
 from services.projection.stale import refresh_stale
 from services.runtime import tune_gc_for_batches
 from services.worker import BATCH_SIZE, decoded_row
@@ -46,12 +47,15 @@ async def run(url: str, payloads: list[bytes]) -> collections.Counter:
                 events.append(LoggedEvent(event, (0, offset)))
                 messages.append(Message(TOPIC, 0, offset, value))
             spent["decode"] += time.perf_counter() - clock
+            clock = time.perf_counter()
+            prepared = prepare_batch(events)  # the worker's, before the transaction
+            spent["prepare"] += time.perf_counter() - clock
             async with session_factory(engine)() as session, session.begin():
                 clock = time.perf_counter()
                 await write_events(session, rows, [Consumed(TOPIC, 0, offset + 1)], messages)
                 spent["mirror insert"] += time.perf_counter() - clock
                 clock = time.perf_counter()
-                await fold_batch(session, events, DAY, live=False)
+                await fold_batch(session, events, DAY, live=False, prepared=prepared)
                 spent["fold"] += time.perf_counter() - clock
                 clock = time.perf_counter()
             spent["commit"] += time.perf_counter() - clock

@@ -14,7 +14,7 @@ import logging
 import ssl
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import faust
@@ -30,7 +30,8 @@ from services.db.engine import make_async_engine, session_factory
 from services.db.log_mirror import Consumed, Message, write_events, write_registry
 from services.faust_consumer import use_batch_drain
 from services.group_commit import GroupCommit
-from services.projection.batch import fold_batch
+from services.projection.batch import fold_batch, prepare_batch
+from services.projection.records import Prepared, merge_prepared
 from services.projector import Projector
 from services.runtime import tune_gc_for_batches
 from services.topics import COMPANIES, DEAL_EVENTS
@@ -123,6 +124,8 @@ class DecodedBatch:
     messages: list[Message]
     consumed: list[Consumed]
     live: bool
+    prepared: dict[str, Prepared] = field(default_factory=dict)
+    """Folds made before the transaction (services/projection/records.prepare)."""
 
 
 def merged(batches: Sequence[DecodedBatch]) -> DecodedBatch:
@@ -140,6 +143,7 @@ def merged(batches: Sequence[DecodedBatch]) -> DecodedBatch:
         [message for b in batches for message in b.messages],
         [Consumed(t, p, n) for (t, p), n in sorted(ends.items())],
         batches[-1].live,
+        merge_prepared(b.prepared for b in batches),
     )
 
 
@@ -192,8 +196,8 @@ class Projections:
             await self._engine.dispose()
 
     def decode_batch(self, events: Sequence[faust.types.EventT]) -> DecodedBatch:
-        """A batch's `events` rows, decoded events and chain messages (pure Python: runs while
-        the previous batch is written)."""
+        """A batch's `events` rows, decoded events, chain messages and prepared folds (pure
+        Python: runs while the previous transaction is in SQL)."""
         rows, decoded = [], []
         for e in events:
             m = e.message
@@ -213,14 +217,27 @@ class Projections:
             Message(e.message.topic, e.message.partition, e.message.offset, e.message.value)
             for e in events
         ]
-        return DecodedBatch(rows, decoded, messages, consumed_positions(events), self.live(events))
+        return DecodedBatch(
+            rows,
+            decoded,
+            messages,
+            consumed_positions(events),
+            self.live(events),
+            prepare_batch(decoded),
+        )
 
     async def write_batch(self, batch: DecodedBatch) -> None:
         """Mirror and fold one batch in one transaction."""
         started = time.perf_counter()
         async with session_factory(self.engine)() as session, session.begin():
             await write_events(session, batch.rows, batch.consumed, batch.messages)
-            await fold_batch(session, batch.decoded, self.settings.today(), live=batch.live)
+            await fold_batch(
+                session,
+                batch.decoded,
+                self.settings.today(),
+                live=batch.live,
+                prepared=batch.prepared,
+            )
         self.wake.set()
         log.debug(
             "mirrored and folded %d events in %.3fs",

@@ -24,7 +24,7 @@ from services.db.engine import make_async_engine, session_factory
 from services.db.log_mirror import Consumed, Message, write_events, write_registry
 from services.db.schema import upgrade
 from services.log_reader import read_topic
-from services.projection.batch import fold_batch
+from services.projection.batch import fold_batch, prepare_batch
 from services.projector import ProjectionOutcome, Projector
 from services.runtime import tune_gc_for_batches
 from services.topics import COMPANIES, DEAL_EVENTS
@@ -99,14 +99,16 @@ async def mirror_partitions(
     messages: list[Message] = []
     ahead = WriteAhead()
 
-    async def write(rows: list[dict], decoded: list, messages: list[Message]) -> None:
+    async def write(
+        rows: list[dict], decoded: list, messages: list[Message], prepared: dict
+    ) -> None:
         ends: dict[tuple[str, int], int] = {}
         for m in messages:
             ends[(m.topic, m.partition)] = max(ends.get((m.topic, m.partition), 0), m.offset + 1)
         consumed = [Consumed(t, p, n) for (t, p), n in sorted(ends.items())]
         async with session_factory(engine)() as session, session.begin():
             await write_events(session, rows, consumed, messages)
-            await fold_batch(session, decoded, evaluation_day, live=False)
+            await fold_batch(session, decoded, evaluation_day, live=False, prepared=prepared)
         advance(len(messages))
 
     try:
@@ -120,10 +122,12 @@ async def mirror_partitions(
                 rows.append(row)
                 decoded.append(LoggedEvent(event, (m.partition, m.offset)))
             if len(messages) >= BATCH:
-                await ahead.submit(functools.partial(write, rows, decoded, messages))
+                folds = prepare_batch(decoded)  # while the previous batch is in SQL
+                await ahead.submit(functools.partial(write, rows, decoded, messages, folds))
                 rows, decoded, messages = [], [], []
         if messages:
-            await ahead.submit(functools.partial(write, rows, decoded, messages))
+            folds = prepare_batch(decoded)
+            await ahead.submit(functools.partial(write, rows, decoded, messages, folds))
     finally:
         await ahead.drain()  # no write outlives the replay
 

@@ -4,7 +4,7 @@ records, refresh (or queue) its companies. Runs in the worker that owns the part
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -12,25 +12,43 @@ from projections.effective import LoggedEvent
 from projections.record_fold import target_of
 from services.projection.companies import refresh_companies
 from services.projection.evaluation import evaluation_day
-from services.projection.records import FoldOutcome, fold_targets
+from services.projection.records import FoldOutcome, Prepared, fold_targets, prepare
 from services.projection.stale import forget_stale, queue_stale
 
 
-async def fold_batch(
-    session: AsyncSession, events: Iterable[LoggedEvent], today: dt.date, *, live: bool = True
-) -> FoldOutcome:
-    """Fold the records a mirrored batch concerns. A `live` batch (read at the log's end)
-    refreshes its companies now; one read from a backlog queues them (projection/stale.py)."""
+def earliest_copies(events: Iterable[LoggedEvent]) -> dict[str, LoggedEvent]:
+    """Event id -> the earliest copy of that event among `events` (a re-sent one repeats)."""
     batch: dict[str, LoggedEvent] = {}
-    for logged in events:  # the earliest copy of each event in the batch
+    for logged in events:
         seen = batch.get(logged.event.event_id)
         if seen is None or logged.position < seen.position:
             batch[logged.event.event_id] = logged
+    return batch
+
+
+def prepare_batch(events: Iterable[LoggedEvent]) -> dict[str, Prepared]:
+    """The folds a batch's transaction may take ready-made (records.prepare): pure Python,
+    run before the transaction so that it overlaps the previous one's SQL."""
+    return prepare(earliest_copies(events))
+
+
+async def fold_batch(
+    session: AsyncSession,
+    events: Iterable[LoggedEvent],
+    today: dt.date,
+    *,
+    live: bool = True,
+    prepared: Mapping[str, Prepared] | None = None,
+) -> FoldOutcome:
+    """Fold the records a mirrored batch concerns (with the folds `prepared` from its events
+    before the transaction, records.prepare). A `live` batch (read at the log's end)
+    refreshes its companies now; one read from a backlog queues them (projection/stale.py)."""
+    batch = earliest_copies(events)
     if not batch:
         return FoldOutcome()
     day = await evaluation_day(session, today)
     targets = {target_of(e.event.record) for e in batch.values()}
-    outcome = await fold_targets(session, targets, day, batch)
+    outcome = await fold_targets(session, targets, day, batch, prepared=prepared)
     if live:  # dequeued first: a backlog batch committing meanwhile queues them again
         await forget_stale(session, outcome.companies)
         await refresh_companies(session, outcome.companies, day)

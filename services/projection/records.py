@@ -104,17 +104,61 @@ def _plain(order: tuple) -> list:
     return [list(v) if isinstance(v, tuple) else v for v in order]
 
 
+@dataclass(frozen=True)
+class Prepared:
+    """A target's fold from one batch's events alone, and the rows it writes: what the
+    transaction writes for a target the mirror holds no earlier events of (most targets of a
+    backlog). Computed before the transaction, while the previous one is in SQL."""
+
+    fold: RecordFold
+    row: dict
+    deals: list[dict]
+
+
+def prepare(
+    batch: Mapping[str, LoggedEvent], known_at: dt.date | None = None
+) -> dict[str, Prepared]:
+    """Each target's `Prepared` fold from `batch` (event id -> earliest copy) alone."""
+    by_target: dict[str, list[LoggedEvent]] = {}
+    for logged in batch.values():
+        by_target.setdefault(target_of(logged.event.record), []).append(logged)
+    prepared = {}
+    for target, events in by_target.items():
+        fold = fold_record(target, events, known_at)
+        deals = deal_row(fold.record) if fold.record is not None else []
+        prepared[target] = Prepared(fold, _state_row(fold), deals)
+    return prepared
+
+
+def merge_prepared(parts: Iterable[Mapping[str, Prepared]]) -> dict[str, Prepared]:
+    """The `Prepared` folds of batches written in one transaction: a target with events in
+    more than one of them is folded in the transaction instead (its fold needs them all)."""
+    merged: dict[str, Prepared] = {}
+    seen: set[str] = set()
+    for part in parts:
+        for target, folded in part.items():
+            if target in seen:
+                merged.pop(target, None)
+            else:
+                seen.add(target)
+                merged[target] = folded
+    return merged
+
+
 async def fold_targets(
     session: AsyncSession,
     targets: Iterable[str],
     day: dt.date,
     batch: Mapping[str, LoggedEvent] | None = None,
     known_at: dt.date | None = None,
+    prepared: Mapping[str, Prepared] | None = None,
 ) -> FoldOutcome:
     """Fold `targets` again and write what changed. `batch` (event id -> event, every event
     just mirrored) spares decoding them, and spares reading the mirror for a target never
     folded before: every mirrored event's target has a state row once its batch commits, so
-    a target without one has no events but the batch's."""
+    a target without one has no events but the batch's — and its fold may be `prepared`
+    (from exactly those events) before the transaction."""
+    prepared = prepared or {}
     outcome = FoldOutcome()
     targets = sorted(set(targets))
     if not targets:
@@ -140,8 +184,12 @@ async def fold_targets(
     deal_upserts: list[dict] = []
     deal_deletes: list[str] = []
     for target in targets:
-        fold = fold_record(target, events.get(target, []), known_at)
-        row = _state_row(fold)
+        ready = prepared.get(target) if target in from_batch else None
+        if ready is not None:
+            fold, row, deals = ready.fold, dict(ready.row), ready.deals
+        else:
+            fold = fold_record(target, events.get(target, []), known_at)
+            row, deals = _state_row(fold), None
         before = old.get(target)
         if before is not None and all(before[k] == v for k, v in row.items()):
             continue
@@ -167,7 +215,7 @@ async def fold_targets(
             added.append(fold.record)
             outcome.companies.add(fold.record.company)
             if fold.record.date <= day:
-                deal_upserts.extend(deal_row(fold.record))
+                deal_upserts.extend(deal_row(fold.record) if deals is None else deals)
     if not writes:
         return outcome
     await upsert(session, RecordState, writes, ["record_id"])
