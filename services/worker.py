@@ -27,7 +27,13 @@ from projections.record_fold import target_of
 from services.catchup import LogEnds, lag
 from services.config import Settings, get_settings
 from services.db.engine import make_async_engine, session_factory
-from services.db.log_mirror import Consumed, Message, write_events, write_registry
+from services.db.log_mirror import (
+    Consumed,
+    Message,
+    consumed_of,
+    write_events,
+    write_registry,
+)
 from services.faust_consumer import use_batch_drain
 from services.group_commit import GroupCommit
 from services.projection.batch import fold_batch, prepare_batch
@@ -134,15 +140,12 @@ def merged(batches: Sequence[DecodedBatch]) -> DecodedBatch:
     latest was read at the log's end."""
     if len(batches) == 1:
         return batches[0]
-    ends: dict[tuple[str, int], int] = {}
-    for batch in batches:
-        for c in batch.consumed:
-            ends[(c.topic, c.partition)] = max(ends.get((c.topic, c.partition), 0), c.next_offset)
+    messages = [message for b in batches for message in b.messages]
     return DecodedBatch(
         [row for b in batches for row in b.rows],
         [event for b in batches for event in b.decoded],
-        [message for b in batches for message in b.messages],
-        [Consumed(t, p, n) for (t, p), n in sorted(ends.items())],
+        messages,
+        consumed_of(messages),
         batches[-1].live,
         merge_prepared(b.prepared for b in batches),
     )

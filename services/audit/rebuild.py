@@ -21,7 +21,7 @@ from services.audit.processes import (
 from services.catchup import end_offsets
 from services.config import Settings
 from services.db.engine import make_async_engine, session_factory
-from services.db.log_mirror import Consumed, Message, write_events, write_registry
+from services.db.log_mirror import Consumed, Message, consumed_of, write_events, write_registry
 from services.db.schema import upgrade
 from services.log_reader import read_topic
 from services.projection.batch import fold_batch, prepare_batch
@@ -102,12 +102,8 @@ async def mirror_partitions(
     async def write(
         rows: list[dict], decoded: list, messages: list[Message], prepared: dict
     ) -> None:
-        ends: dict[tuple[str, int], int] = {}
-        for m in messages:
-            ends[(m.topic, m.partition)] = max(ends.get((m.topic, m.partition), 0), m.offset + 1)
-        consumed = [Consumed(t, p, n) for (t, p), n in sorted(ends.items())]
         async with session_factory(engine)() as session, session.begin():
-            await write_events(session, rows, consumed, messages)
+            await write_events(session, rows, consumed_of(messages), messages)
             await fold_batch(session, decoded, evaluation_day, live=False, prepared=prepared)
         advance(len(messages))
 

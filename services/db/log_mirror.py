@@ -32,6 +32,14 @@ class Message:
     value: bytes | None
 
 
+def consumed_of(messages: Sequence[Message]) -> list[Consumed]:
+    """Where `messages` end in each topic partition: the next offset to read."""
+    ends: dict[tuple[str, int], int] = {}
+    for m in messages:
+        ends[(m.topic, m.partition)] = max(ends.get((m.topic, m.partition), 0), m.offset + 1)
+    return [Consumed(t, p, n) for (t, p), n in sorted(ends.items())]
+
+
 async def fold_chains(
     session: AsyncSession, messages: Sequence[Message]
 ) -> dict[tuple[str, int], tuple[int, str | None]]:
