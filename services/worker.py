@@ -39,7 +39,7 @@ from services.group_commit import GroupCommit
 from services.projection.batch import fold_batch, prepare_batch
 from services.projection.records import Prepared, merge_prepared
 from services.projector import Projector
-from services.runtime import tune_gc_for_batches
+from services.runtime import FreeMemoryReleaser, tune_gc_for_batches
 from services.topics import COMPANIES, DEAL_EVENTS
 
 log = logging.getLogger("dealwatch.worker")
@@ -163,6 +163,7 @@ class Projections:
         self.last_projection = 0.0
         self.last_refresh = time.monotonic()
         self._wake: asyncio.Event | None = None
+        self.release_memory = FreeMemoryReleaser()
         self.owned: Callable[[], set[int] | None] = lambda: None
         """The deal-events partitions this worker is assigned (None: all, no group)."""
         self.live: Callable[[Sequence[faust.types.EventT]], bool] = lambda events: (
@@ -243,6 +244,7 @@ class Projections:
                 prepared=batch.prepared,
             )
         self.wake.set()
+        self.release_memory()
         log.debug(
             "mirrored and folded %d events in %.3fs",
             len(batch.messages),
@@ -283,6 +285,8 @@ class Projections:
         except Exception:  # a database hiccup: the next tick tries again
             log.exception("projection failed; retrying at the next tick")
             return
+        finally:
+            self.release_memory()
         if not outcome.skipped:
             log.info(
                 "projected as of %s in %.2fs: %d series rows rewritten of %d, %d new alerts%s",

@@ -26,7 +26,7 @@ from services.db.schema import upgrade
 from services.log_reader import read_topic
 from services.projection.batch import fold_batch, prepare_batch
 from services.projector import ProjectionOutcome, Projector
-from services.runtime import tune_gc_for_batches
+from services.runtime import FreeMemoryReleaser, tune_gc_for_batches
 from services.topics import COMPANIES, DEAL_EVENTS
 from services.worker import decoded_row, registry_row
 from services.write_ahead import WriteAhead
@@ -98,6 +98,7 @@ async def mirror_partitions(
     decoded: list = []
     messages: list[Message] = []
     ahead = WriteAhead()
+    release_memory = FreeMemoryReleaser()
 
     async def write(
         rows: list[dict], decoded: list, messages: list[Message], prepared: dict
@@ -106,6 +107,7 @@ async def mirror_partitions(
             await write_events(session, rows, consumed_of(messages), messages)
             await fold_batch(session, decoded, evaluation_day, live=False, prepared=prepared)
         advance(len(messages))
+        release_memory()
 
     try:
         async for m in read_topic(settings, settings.topic(DEAL_EVENTS), partitions):
