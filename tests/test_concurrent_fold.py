@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 
+from sqlalchemy import text
+
 from alerts.rules_config import load_rules
 from events.envelope import DealEvent
 from events.records import parse_record
@@ -15,6 +17,7 @@ from services.audit.tables import check_tables
 from services.db.engine import make_async_engine, session_factory
 from services.db.log_mirror import write_registry
 from services.db.schema import upgrade
+from services.projection.records import TARGET_LOCK_BUCKETS, lock_targets
 from services.projector import Projector, load_registry
 from tests.incremental import mirror
 
@@ -79,3 +82,27 @@ def test_record_and_correction_folded_side_by_side(postgres_url: str) -> None:
     bad = [f"{c.name}: {c.differences}" for c in checks if not c.matches]
     assert not bad, "\n".join(bad)
     assert {c.name: c.live_rows for c in checks}["deals"] == 1
+
+
+async def _advisory_locks_held(url: str, targets: int) -> int:
+    """The advisory locks a transaction holds once it has locked `targets` targets (a
+    group-committed backlog batch)."""
+    engine = make_async_engine(url)
+    try:
+        async with session_factory(engine)() as session, session.begin():
+            await lock_targets(session, [f"round-{i}" for i in range(targets)])
+            return await session.scalar(
+                text(
+                    "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' "
+                    "AND pid = pg_backend_pid()"
+                )
+            )
+    finally:
+        await engine.dispose()
+
+
+def test_a_large_fold_fits_postgresql_lock_table(postgres_url: str) -> None:
+    """One lock per target ran PostgreSQL's shared lock table (6,400 by default) out at two
+    workers with transactions of ~10,000 targets: "out of shared memory"."""
+    held = asyncio.run(_advisory_locks_held(postgres_url, 20_000))
+    assert 0 < held <= TARGET_LOCK_BUCKETS
