@@ -94,15 +94,6 @@ def decoded_row(
     }, event
 
 
-def consumed_positions(events: Sequence[faust.types.EventT]) -> list[Consumed]:
-    """The next offset to read in each topic partition a batch came from."""
-    ends: dict[tuple[str, int], int] = {}
-    for e in events:
-        tp = (e.message.topic, e.message.partition)
-        ends[tp] = max(ends.get(tp, -1), e.message.offset + 1)
-    return [Consumed(t, p, n) for (t, p), n in sorted(ends.items())]
-
-
 def _credentials(settings: Settings) -> Any:
     if settings.kafka_sasl_mechanism:
         password = settings.kafka_sasl_password
@@ -226,7 +217,7 @@ class Projections:
             rows,
             decoded,
             messages,
-            consumed_positions(events),
+            consumed_of(messages),
             self.live(events),
             prepare_batch(decoded),
         )
@@ -258,8 +249,9 @@ class Projections:
             latest[slug] = None if e.message.value is None else registry_row(e.message.value)
         entries = [row for row in latest.values() if row is not None]
         removed = [slug for slug, row in latest.items() if row is None]
+        read = [Message(*e.message.tp, e.message.offset, None) for e in events]
         async with session_factory(self.engine)() as session, session.begin():
-            await write_registry(session, entries, removed, consumed_positions(events))
+            await write_registry(session, entries, removed, consumed_of(read))
         self.wake.set()
 
     async def project(self) -> None:
