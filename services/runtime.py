@@ -33,7 +33,7 @@ class FreeMemoryReleaser:
     own allocator) are freed all the time in the worker and `replay`, between blocks still in
     use: glibc keeps such free pages rather than return them. At a 1M-event backlog a
     worker's RSS crept from 275 MB to 358 MB while the objects it held stayed level, and
-    rose to 409 MB after the backlog; trimming once a second kept it at 350 MB, at no
+    rose to 409 MB after the backlog; trimming once a second kept it at 356 MB, at no
     measurable cost in rate (docs/benchmarks.md).
     """
 
