@@ -7,6 +7,7 @@ import asyncio
 import datetime as dt
 
 from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 
 from alerts.rules_config import load_rules
 from events.envelope import DealEvent
@@ -17,7 +18,7 @@ from services.audit.tables import check_tables
 from services.db.engine import make_async_engine, session_factory
 from services.db.log_mirror import write_registry
 from services.db.schema import upgrade
-from services.projection.records import TARGET_LOCK_BUCKETS, lock_targets
+from services.projection.records import lock_targets
 from services.projector import Projector, load_registry
 from tests.incremental import mirror
 
@@ -84,25 +85,47 @@ def test_record_and_correction_folded_side_by_side(postgres_url: str) -> None:
     assert {c.name: c.live_rows for c in checks}["deals"] == 1
 
 
-async def _advisory_locks_held(url: str, targets: int) -> int:
-    """The advisory locks a transaction holds once it has locked `targets` targets (a
-    group-committed backlog batch)."""
+async def _locks_of_two_large_folds(url: str, targets: int) -> tuple[int, bool, bool]:
+    """Two transactions lock `targets` disjoint targets each (group-committed backlog
+    batches of two workers), then a third tries one of the first's: the heavyweight locks
+    the first holds, whether the second went ahead, and whether the third waited."""
+    upgrade(url)
     engine = make_async_engine(url)
+    sessions = session_factory(engine)
     try:
-        async with session_factory(engine)() as session, session.begin():
-            await lock_targets(session, [f"round-{i}" for i in range(targets)])
-            return await session.scalar(
-                text(
-                    "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' "
-                    "AND pid = pg_backend_pid()"
-                )
+        async with sessions() as first, sessions() as second, sessions() as third:
+            await first.begin()
+            await lock_targets(first, [f"round-{i}" for i in range(0, 2 * targets, 2)])
+            held = await first.scalar(
+                text("SELECT count(*) FROM pg_locks WHERE pid = pg_backend_pid()")
             )
+            await second.begin()
+            await second.execute(text("SET LOCAL lock_timeout = '10s'"))
+            try:
+                await lock_targets(second, [f"round-{i}" for i in range(1, 2 * targets, 2)])
+                went_ahead = True
+            except DBAPIError:  # lock_timeout: it waited for the first
+                went_ahead = False
+                await second.rollback()
+            await third.begin()
+            common = asyncio.create_task(lock_targets(third, ["round-0"]))
+            await asyncio.sleep(1.0)
+            waited = not common.done()
+            await first.commit()
+            await common
+            await third.commit()
+            if went_ahead:
+                await second.commit()
+            return held, went_ahead, waited
     finally:
         await engine.dispose()
 
 
-def test_a_large_fold_fits_postgresql_lock_table(postgres_url: str) -> None:
-    """One lock per target ran PostgreSQL's shared lock table (6,400 by default) out at two
-    workers with transactions of ~10,000 targets: "out of shared memory"."""
-    held = asyncio.run(_advisory_locks_held(postgres_url, 20_000))
-    assert 0 < held <= TARGET_LOCK_BUCKETS
+def test_large_folds_hold_row_locks_and_overlap(postgres_url: str) -> None:
+    """One advisory lock per target ran PostgreSQL's shared lock table (6,400 by default) out
+    at two workers with transactions of ~10,000 targets ("out of shared memory"); hashed
+    buckets made two such transactions fold in turns. Row locks do neither."""
+    held, went_ahead, waited = asyncio.run(_locks_of_two_large_folds(postgres_url, 20_000))
+    assert held < 100, f"{held} heavyweight locks for one fold of 20,000 targets"
+    assert went_ahead, "a fold of other targets waited for the first"
+    assert waited, "a fold of a target another transaction holds did not wait"

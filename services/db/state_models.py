@@ -83,3 +83,13 @@ class StaleCompany(SQLModel, table=True):
 
     slug: str = Field(primary_key=True)
     partition: int
+
+
+class FoldLock(SQLModel, table=True):
+    """One row per target record, locked (never updated) by the transaction folding it on
+    PostgreSQL: a row lock lives in the row itself, so a fold of 10,000 targets holds 10,000
+    locks without PostgreSQL's shared lock table, and two folds wait only on common targets."""
+
+    __tablename__ = "fold_locks"
+
+    target: str = Field(primary_key=True)

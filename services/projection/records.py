@@ -66,29 +66,27 @@ async def events_of(
     return found
 
 
-TARGET_LOCK_SPACE = 0x6466  # the advisory-lock key space of target records ("df")
-TARGET_LOCK_BUCKETS = 1_024  # a power of two: a bucket is the hash's low bits
-"""Advisory locks a fold holds at most. PostgreSQL keeps every lock a transaction holds in
-one shared table (`max_locks_per_transaction` times `max_connections`: 6,400 by default): one
-lock per target ran it out at two workers with group-committed transactions of ~10,000
-targets ("out of shared memory"). Two targets in one bucket only make a worker wait."""
-
-
 async def lock_targets(session: AsyncSession, targets: list[str]) -> None:
-    """PostgreSQL: lock the targets' buckets until the transaction ends, in bucket order,
-    before their state is read. A record and its correction may sit in partitions two
+    """PostgreSQL: lock the targets' `fold_locks` rows until the transaction ends, in
+    order, before their state is read. A record and its correction may sit in partitions two
     workers own; the second to fold waits, then reads the first one's committed events and
     state (else each would fold without the other's event, and the last commit would win).
-    SQLite has one writer at a time already."""
+
+    Row locks, not advisory locks: PostgreSQL keeps advisory locks in one shared table
+    (`max_locks_per_transaction` times `max_connections`, 6,400 by default), which one lock
+    per target ran out of at two workers with transactions of ~10,000 targets, and hashed
+    buckets made two such transactions nearly always share one. `DO UPDATE ... WHERE false`
+    locks a conflicting row without writing it; a new target's row is inserted (and a second
+    inserter waits for it). SQLite has one writer at a time already."""
     if not targets or session.bind is None or session.bind.dialect.name != "postgresql":
         return
     await session.execute(
         text(
-            "SELECT pg_advisory_xact_lock(:space, b) FROM ("
-            f" SELECT DISTINCT hashtext(t) & {TARGET_LOCK_BUCKETS - 1} AS b"
-            " FROM unnest(CAST(:targets AS text[])) AS t) AS buckets ORDER BY b"
+            "INSERT INTO fold_locks (target)"
+            " SELECT DISTINCT t FROM unnest(CAST(:targets AS text[])) AS t ORDER BY t"
+            " ON CONFLICT (target) DO UPDATE SET target = EXCLUDED.target WHERE false"
         ),
-        {"space": TARGET_LOCK_SPACE, "targets": targets},
+        {"targets": targets},
     )
 
 
