@@ -19,6 +19,7 @@ from services.db.engine import make_async_engine, session_factory
 from services.db.log_mirror import write_registry
 from services.db.schema import upgrade
 from services.projection.records import lock_targets
+from services.projection.stale import queue_stale, take_stale
 from services.projector import Projector, load_registry
 from tests.incremental import mirror
 
@@ -129,3 +130,42 @@ def test_large_folds_hold_row_locks_and_overlap(postgres_url: str) -> None:
     assert held < 100, f"{held} heavyweight locks for one fold of 20,000 targets"
     assert went_ahead, "a fold of other targets waited for the first"
     assert waited, "a fold of a target another transaction holds did not wait"
+
+
+async def _refresh_while_a_batch_requeues(url: str) -> tuple[list[str], list[str]]:
+    """A company queued (committed); a batch queues it again and stays open; a refresh takes
+    the queue meanwhile and commits; then the batch commits. What the refresh took, and
+    what is queued at the end."""
+    upgrade(url)
+    engine = make_async_engine(url)
+    sessions = session_factory(engine)
+    try:
+        async with sessions() as session, session.begin():
+            await queue_stale(session, {"alpha": 0, "beta": 0})
+        async with sessions() as batch, sessions() as refresh:
+            await batch.begin()
+            await queue_stale(batch, {"alpha": 0})  # its records would be written here too
+            await refresh.begin()
+            await refresh.execute(text("SET LOCAL lock_timeout = '10s'"))
+            taken = await take_stale(refresh, [0], 100)
+            await refresh.commit()
+            await batch.commit()
+        async with sessions() as session:
+            queued = list(
+                (
+                    await session.execute(text("SELECT slug FROM stale_companies ORDER BY slug"))
+                ).scalars()
+            )
+        return taken, queued
+    finally:
+        await engine.dispose()
+
+
+def test_a_company_requeued_by_an_open_batch_stays_queued(postgres_url: str) -> None:
+    """A refresh that took a company while a batch with a new record of it was open read the
+    company without that record; the company must still be queued after both commit (with
+    `ON CONFLICT DO NOTHING` the batch took no lock, the refresh deleted the entry, and the
+    company stayed stale: `replay --verify` found such companies at 1M on PostgreSQL)."""
+    taken, queued = asyncio.run(_refresh_while_a_batch_requeues(postgres_url))
+    assert "beta" in taken, f"the refresh took {taken}"
+    assert "alpha" in queued, f"alpha left the queue while its batch was open (took {taken})"
