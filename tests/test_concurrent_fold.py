@@ -18,7 +18,8 @@ from services.audit.tables import check_tables
 from services.db.engine import make_async_engine, session_factory
 from services.db.log_mirror import write_registry
 from services.db.schema import upgrade
-from services.projection.records import lock_targets
+from services.projection.alerting import take_checks
+from services.projection.records import add_checks, lock_targets
 from services.projection.stale import queue_stale, take_stale
 from services.projector import Projector, load_registry
 from tests.incremental import mirror
@@ -169,3 +170,43 @@ def test_a_company_requeued_by_an_open_batch_stays_queued(postgres_url: str) -> 
     taken, queued = asyncio.run(_refresh_while_a_batch_requeues(postgres_url))
     assert "beta" in taken, f"the refresh took {taken}"
     assert "alpha" in queued, f"alpha left the queue while its batch was open (took {taken})"
+
+
+async def _alert_pass_while_a_batch_requeues(url: str) -> tuple[list[str], list[str]]:
+    """Two record checks queued (committed); a batch queues one again and stays open; the
+    alert pass takes checks meanwhile and commits; then the batch commits. What the pass
+    took, and what is queued at the end."""
+    upgrade(url)
+    engine = make_async_engine(url)
+    sessions = session_factory(engine)
+    try:
+        async with sessions() as session, session.begin():
+            await add_checks(session, [{"kind": "record", "key": k} for k in ("r-1", "r-2")])
+        async with sessions() as batch, sessions() as checker:
+            await batch.begin()
+            await add_checks(batch, [{"kind": "record", "key": "r-1"}])  # with its new state
+            await checker.begin()
+            await checker.execute(text("SET LOCAL lock_timeout = '10s'"))
+            taken = await take_checks(checker, "record", 100)
+            await checker.commit()
+            await batch.commit()
+        async with sessions() as session:
+            queued = list(
+                (
+                    await session.execute(
+                        text("SELECT key FROM pending_checks WHERE kind = 'record' ORDER BY key")
+                    )
+                ).scalars()
+            )
+        return taken, queued
+    finally:
+        await engine.dispose()
+
+
+def test_a_check_requeued_by_an_open_batch_waits_for_it(postgres_url: str) -> None:
+    """The alert pass must not take a record's check while a batch that changed the record is
+    open: it would derive the alerts of the old state, and the new state's alert would never
+    be recorded (with `ON CONFLICT DO NOTHING` the batch took no lock on the queued check)."""
+    taken, queued = asyncio.run(_alert_pass_while_a_batch_requeues(postgres_url))
+    assert taken == ["r-2"], f"the alert pass took {taken} while r-1's batch was open"
+    assert queued == ["r-1"], f"left queued: {queued}"

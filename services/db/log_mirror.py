@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import and_, delete, or_, select, tuple_, update
+from sqlalchemy import and_, delete, false, or_, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -75,6 +75,24 @@ def dialect_insert(session: AsyncSession, table):
     dialect = session.bind.dialect.name if session.bind else "sqlite"
     table = getattr(table, "__table__", table)  # Core, not the ORM's bulk path: far faster
     return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
+
+
+def insert_or_lock(session: AsyncSession, table, keys: list[str]):
+    """An INSERT of queue rows that adds the missing ones and, on PostgreSQL, row-locks those
+    that exist until the transaction ends, without writing them (`DO UPDATE ... WHERE false`).
+
+    `DO NOTHING` takes no lock on a row that exists, so a consumer of the queue (a refresh, the
+    alert pass) could take and delete it while this transaction is open, read the state without
+    this transaction's writes, and the work this transaction queued would be lost. Locked, the
+    row is skipped (`SKIP LOCKED`) until this commits; a row a consumer is deleting makes this
+    insert wait, then add it again. SQLite has one writer at a time: `DO NOTHING` suffices.
+    Give rows in key order, each once: two writers then lock in one order."""
+    stmt = dialect_insert(session, table)
+    if session.bind is not None and session.bind.dialect.name == "postgresql":
+        return stmt.on_conflict_do_update(
+            index_elements=keys, set_={keys[0]: stmt.excluded[keys[0]]}, where=false()
+        )
+    return stmt.on_conflict_do_nothing()
 
 
 async def upsert(session: AsyncSession, table, rows: Sequence[dict], keys: list[str]) -> None:
@@ -165,8 +183,8 @@ async def _queue_registry_changes(
     changed += [slug for slug in removed if slug in stored]
     if changed:
         await session.execute(
-            dialect_insert(session, PendingCheck).on_conflict_do_nothing(),
-            [{"kind": "registry", "key": slug} for slug in changed],
+            insert_or_lock(session, PendingCheck, ["kind", "key"]),
+            [{"kind": "registry", "key": slug} for slug in sorted(set(changed))],
         )
 
 

@@ -79,16 +79,18 @@ async def cancel(session: AsyncSession, keys: Sequence[str]) -> int:
 
 
 async def take_checks(session: AsyncSession, kind: str, limit: int) -> list[str]:
-    keys = list(
-        (
-            await session.execute(
-                select(PendingCheck.key)
-                .where(PendingCheck.kind == kind)
-                .order_by(PendingCheck.key)
-                .limit(limit)
-            )
-        ).scalars()
+    """Remove up to `limit` queued checks of `kind` and return their keys. PostgreSQL: rows a
+    batch still holds (`add_checks`) or another worker is taking are skipped, and left for a
+    later pass, which then reads the state that batch committed."""
+    query = (
+        select(PendingCheck.key)
+        .where(PendingCheck.kind == kind)
+        .order_by(PendingCheck.key)
+        .limit(limit)
     )
+    if session.bind is not None and session.bind.dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    keys = list((await session.execute(query)).scalars())
     for part in chunks(keys):
         await session.execute(
             delete(PendingCheck).where(PendingCheck.kind == kind, PendingCheck.key.in_(part))

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from events.records import FeedRecord
 from projections.burn import company_status
 from projections.ledger import company_facts
-from services.db.log_mirror import dialect_insert, upsert
+from services.db.log_mirror import insert_or_lock, upsert
 from services.db.models import Company, RegistryEntry, Watchlist
 from services.db.state_models import CompanyState, RecordState
 from services.projection.codec import decode
@@ -25,10 +25,9 @@ async def lock_companies(session: AsyncSession, slugs: list[str]) -> None:
     company (a correction moved a record across partitions) take turns without deadlock."""
     if session.bind is None or session.bind.dialect.name != "postgresql" or not slugs:
         return
-    stmt = dialect_insert(session, CompanyState)
     await session.execute(
-        stmt.on_conflict_do_update(index_elements=["slug"], set_={"slug": stmt.excluded.slug}),
-        [{"slug": s, "status": "unknown", "basis": "[]"} for s in slugs],
+        insert_or_lock(session, CompanyState, ["slug"]),
+        [{"slug": s, "status": "unknown", "basis": "[]"} for s in sorted(set(slugs))],
     )
 
 

@@ -20,7 +20,7 @@ from projections.day_totals import DayTotals, changes_of
 from projections.effective import LoggedEvent
 from projections.ledger import deal_rows
 from projections.record_fold import RecordFold, fold_record, target_of
-from services.db.log_mirror import dialect_insert, upsert
+from services.db.log_mirror import insert_or_lock, upsert
 from services.db.models import Deal, Event
 from services.db.projection_rows import deal_row as ledger_row
 from services.db.state_models import PendingCheck, RecordState, SeriesChange
@@ -257,6 +257,8 @@ async def queue_series_changes(session: AsyncSession, changes: Mapping[dt.date, 
 
 
 async def add_checks(session: AsyncSession, checks: list[dict]) -> None:
-    if checks:
-        stmt = dialect_insert(session, PendingCheck).on_conflict_do_nothing()
-        await session.execute(stmt, checks)
+    """Queue records and companies for the alert pass; on PostgreSQL the queued ones stay
+    locked until this transaction ends, so the pass cannot take them before it commits."""
+    rows = [{"kind": k, "key": key} for k, key in sorted({(c["kind"], c["key"]) for c in checks})]
+    if rows:
+        await session.execute(insert_or_lock(session, PendingCheck, ["kind", "key"]), rows)

@@ -11,11 +11,11 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Collection, Mapping
 
-from sqlalchemy import delete, false, func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from services.db.engine import session_factory
-from services.db.log_mirror import dialect_insert
+from services.db.log_mirror import insert_or_lock
 from services.db.state_models import StaleCompany
 from services.projection.companies import refresh_companies
 from services.projection.evaluation import evaluation_day
@@ -30,24 +30,14 @@ calendar, whoever owns it; any worker may take them."""
 async def queue_stale(session: AsyncSession, companies: Mapping[str, int]) -> None:
     """Queue companies for a refresh by the owner of the partition each is mapped to.
 
-    PostgreSQL: a company queued already has its row locked (`DO UPDATE ... WHERE false`
-    writes nothing), not skipped (`DO NOTHING` takes no lock). Otherwise a refresh could take
-    the row while this transaction is open, read the company without this transaction's
-    records, and delete the queue entry: the company would stay stale once this commits
-    (seen at 1M on PostgreSQL: `replay --verify` found companies behind their records). Locked, the
-    row is skipped by `take_stale` until this commits; a row a refresh is deleting makes
-    this insert wait, then queue the company again."""
+    On PostgreSQL a company queued already has its row locked until this transaction ends
+    (`insert_or_lock`): a refresh taking it meanwhile would read the company without this
+    transaction's records and delete the entry, and the company would stay stale (seen at 1M:
+    `replay --verify` found companies behind their records)."""
     if not companies:
         return
     rows = [{"slug": slug, "partition": p} for slug, p in sorted(companies.items())]
-    insert_rows = dialect_insert(session, StaleCompany)
-    if session.bind is not None and session.bind.dialect.name == "postgresql":
-        stmt = insert_rows.on_conflict_do_update(
-            index_elements=["slug"], set_={"slug": insert_rows.excluded.slug}, where=false()
-        )
-    else:
-        stmt = insert_rows.on_conflict_do_nothing()  # SQLite: one writer at a time
-    await session.execute(stmt, rows)
+    await session.execute(insert_or_lock(session, StaleCompany, ["slug"]), rows)
 
 
 async def queue_all(session: AsyncSession, slugs: Collection[str]) -> None:
