@@ -10,6 +10,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from events.chain import GENESIS, link
+from services.db.bulk import bulk_insert, is_postgresql
 from services.db.models import Event, ProjectionState, RegistryEntry, StreamPosition
 
 
@@ -77,35 +78,41 @@ def dialect_insert(session: AsyncSession, table):
     return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
 
 
-def insert_or_lock(session: AsyncSession, table, keys: list[str]):
-    """An INSERT of queue rows that adds the missing ones and, on PostgreSQL, row-locks those
-    that exist until the transaction ends, without writing them (`DO UPDATE ... WHERE false`).
+async def insert_or_lock(
+    session: AsyncSession, table, rows: Sequence[dict], keys: list[str]
+) -> None:
+    """Insert queue rows that are missing and, on PostgreSQL, row-lock those that exist until
+    the transaction ends, without writing them (`DO UPDATE ... WHERE false`).
 
     `DO NOTHING` takes no lock on a row that exists, so a consumer of the queue (a refresh, the
     alert pass) could take and delete it while this transaction is open, read the state without
     this transaction's writes, and the work this transaction queued would be lost. Locked, the
     row is skipped (`SKIP LOCKED`) until this commits; a row a consumer is deleting makes this
     insert wait, then add it again. SQLite has one writer at a time: `DO NOTHING` suffices.
-    Give rows in key order, each once: two writers then lock in one order."""
-    stmt = dialect_insert(session, table)
-    if session.bind is not None and session.bind.dialect.name == "postgresql":
-        return stmt.on_conflict_do_update(
+    Give rows in key order: two writers then lock in one order."""
+    if not rows:
+        return
+    stmt, params = bulk_insert(session, table, rows, keys)
+    if is_postgresql(session):
+        stmt = stmt.on_conflict_do_update(
             index_elements=keys, set_={keys[0]: stmt.excluded[keys[0]]}, where=false()
         )
-    return stmt.on_conflict_do_nothing()
+    else:
+        stmt = stmt.on_conflict_do_nothing()
+    await session.execute(stmt, params)
 
 
 async def upsert(session: AsyncSession, table, rows: Sequence[dict], keys: list[str]) -> None:
-    """Insert rows, replacing the non-key columns of rows that exist."""
+    """Insert rows, replacing the non-key columns of rows that exist (the last of a key wins)."""
     if not rows:
         return
-    stmt = dialect_insert(session, table)
+    stmt, params = bulk_insert(session, table, rows, keys)
     columns = [c for c in rows[0] if c not in keys]
     await session.execute(
         stmt.on_conflict_do_update(
             index_elements=keys, set_={c: stmt.excluded[c] for c in columns}
         ),
-        list(rows),
+        params,
     )
 
 
@@ -119,7 +126,13 @@ async def write_events(
     with each partition's chain head over `messages` (every message of the batch)."""
     heads = await fold_chains(session, messages)
     if rows:
-        stmt = dialect_insert(session, Event)
+        earliest: dict[str, dict] = {}  # a re-sent event repeats: one statement, one row each
+        for row in rows:
+            seen = earliest.get(row["event_id"])
+            position = (row["partition"], row["offset"])
+            if seen is None or position < (seen["partition"], seen["offset"]):
+                earliest[row["event_id"]] = row
+        stmt, params = bulk_insert(session, Event, list(earliest.values()))
         t, new = Event.__table__.c, stmt.excluded
         earlier = or_(
             new.partition < t.partition, and_(new.partition == t.partition, new.offset < t.offset)
@@ -130,7 +143,7 @@ async def write_events(
                 set_={"topic": new.topic, "partition": new.partition, "offset": new.offset},
                 where=earlier,
             ),
-            list(rows),
+            params,
         )
     await _advance(session, consumed, heads)
 
@@ -182,9 +195,11 @@ async def _queue_registry_changes(
     ]
     changed += [slug for slug in removed if slug in stored]
     if changed:
-        await session.execute(
-            insert_or_lock(session, PendingCheck, ["kind", "key"]),
+        await insert_or_lock(
+            session,
+            PendingCheck,
             [{"kind": "registry", "key": slug} for slug in sorted(set(changed))],
+            ["kind", "key"],
         )
 
 

@@ -25,9 +25,11 @@ async def lock_companies(session: AsyncSession, slugs: list[str]) -> None:
     company (a correction moved a record across partitions) take turns without deadlock."""
     if session.bind is None or session.bind.dialect.name != "postgresql" or not slugs:
         return
-    await session.execute(
-        insert_or_lock(session, CompanyState, ["slug"]),
+    await insert_or_lock(
+        session,
+        CompanyState,
         [{"slug": s, "status": "unknown", "basis": "[]"} for s in sorted(set(slugs))],
+        ["slug"],
     )
 
 

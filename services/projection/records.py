@@ -12,7 +12,7 @@ import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from sqlalchemy import delete, insert, select, text
+from sqlalchemy import delete, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from events.envelope import DealEvent
@@ -20,6 +20,7 @@ from projections.day_totals import DayTotals, changes_of
 from projections.effective import LoggedEvent
 from projections.ledger import deal_rows
 from projections.record_fold import RecordFold, fold_record, target_of
+from services.db.bulk import bulk_insert
 from services.db.log_mirror import insert_or_lock, upsert
 from services.db.models import Deal, Event
 from services.db.projection_rows import deal_row as ledger_row
@@ -253,12 +254,12 @@ async def queue_series_changes(session: AsyncSession, changes: Mapping[dt.date, 
         if not change.is_empty():
             rows.append({"date": day, "totals": change.to_json()})
     if rows:
-        await session.execute(insert(SeriesChange.__table__), rows)
+        stmt, params = bulk_insert(session, SeriesChange, rows)
+        await session.execute(stmt, params)
 
 
 async def add_checks(session: AsyncSession, checks: list[dict]) -> None:
     """Queue records and companies for the alert pass; on PostgreSQL the queued ones stay
     locked until this transaction ends, so the pass cannot take them before it commits."""
     rows = [{"kind": k, "key": key} for k, key in sorted({(c["kind"], c["key"]) for c in checks})]
-    if rows:
-        await session.execute(insert_or_lock(session, PendingCheck, ["kind", "key"]), rows)
+    await insert_or_lock(session, PendingCheck, rows, ["kind", "key"])

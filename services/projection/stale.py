@@ -37,7 +37,7 @@ async def queue_stale(session: AsyncSession, companies: Mapping[str, int]) -> No
     if not companies:
         return
     rows = [{"slug": slug, "partition": p} for slug, p in sorted(companies.items())]
-    await session.execute(insert_or_lock(session, StaleCompany, ["slug"]), rows)
+    await insert_or_lock(session, StaleCompany, rows, ["slug"])
 
 
 async def queue_all(session: AsyncSession, slugs: Collection[str]) -> None:
