@@ -1,21 +1,25 @@
-"""Many rows in one INSERT: on PostgreSQL, one array per column (`unnest`), not a statement
-per row.
+"""Many rows in one INSERT: on PostgreSQL the batch as one JSON parameter
+(`json_to_recordset`), not a statement per row.
 
 An executemany on PostgreSQL (psycopg's pipeline) still binds, plans and executes every row
-on the server, and SQLAlchemy builds each row's parameters in Python: at 1M events, with five
-bulk statements per event, the server's share was ~0.4 of a core beside one worker's
-(docs/benchmarks.md). `INSERT ... SELECT * FROM unnest(:a, :b, ...)` is one statement per
-batch, with one parameter per column. The rows must be unique on the conflict target (one
-statement cannot update a row twice): `bulk_insert` keeps the last row of each key, as an
-executemany of upserts would. SQLite's executemany steps prepared rows in C already (one
-statement over `json_each` was measured there and gained nothing); it keeps it.
+on the server, and SQLAlchemy builds each row's parameters in Python. One worker catching up
+a 200k log (bench7a0e9c, alternating runs): worker 247-283 us and PostgreSQL 97-108 us of
+CPU an event row by row; 201-217 and 76-80 with one JSON parameter per statement (`json.dumps`
+runs in C). One array per column (`unnest`) cut the server's share as much but cost the
+worker more (psycopg dumps lists item by item in Python): 265-313 us. The rows must be
+unique on the conflict target (one statement cannot update a row twice): `bulk_insert`
+keeps the last row of each key, as an executemany of upserts would. SQLite's executemany
+steps prepared rows in C already (one statement over `json_each` was measured there and
+gained nothing: docs/benchmarks.md); it keeps it.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 from collections.abc import Sequence
 
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import JSON, Text, bindparam, cast, column, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -36,25 +40,20 @@ def bulk_insert(
     if keys:
         rows = list({tuple(row[k] for k in keys): row for row in rows}.values())
     names = list(rows[0])
-    arrays = [
-        bindparam(
-            f"bulk_{name}",
-            _column_values(table.c[name], [row[name] for row in rows]),
-            type_=postgresql.ARRAY(table.c[name].type),
-        )
-        for name in names
-    ]
-    source = func.unnest(*arrays).table_valued(*names).render_derived()
+    columns = [column(name, table.c[name].type) for name in names]
+    source = (
+        func.json_to_recordset(cast(bindparam("bulk_rows", _json(rows), type_=Text), JSON))
+        .table_valued(*columns)
+        .render_derived(with_types=True)
+    )
     return postgresql.insert(table).from_select(names, select(source)), None
 
 
-def _column_values(column, values: list) -> list:
-    """One array's values; a float column's ints as floats (psycopg dumps a list of one
-    element type only: `[1, 2.5]` is refused)."""
-    try:
-        python_type = column.type.python_type
-    except NotImplementedError:
-        return values
-    if python_type is float:
-        return [None if v is None else float(v) for v in values]
-    return values
+def _json(rows: Sequence[dict]) -> str:
+    return json.dumps(rows, default=_iso, separators=(",", ":"))
+
+
+def _iso(value):
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} is not a bulk column value")

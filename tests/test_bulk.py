@@ -1,0 +1,93 @@
+"""Bulk writes (services/db/bulk.py): one statement per batch on PostgreSQL, executemany on
+SQLite; both must leave the same rows."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+
+from sqlalchemy import text
+
+from services.db.engine import make_async_engine, session_factory
+from services.db.log_mirror import Consumed, insert_or_lock, upsert, write_events
+from services.db.models import Deal
+from services.db.schema import upgrade
+from services.db.state_models import PendingCheck
+
+DAY = dt.date(2024, 6, 1)
+
+
+def deal(record_id: str, amount, source=None) -> dict:
+    return {
+        "record_id": record_id,
+        "kind": "funding",
+        "date": DAY,
+        "company": "alpha",
+        "counterparties": "bigco",
+        "amount_usd": amount,
+        "reverse_acquihire": False,
+        "source": source,
+    }
+
+
+def event(partition: int, offset: int) -> dict:
+    return {
+        "event_id": "e-1",
+        "record_id": "r-1",
+        "target_id": "r-1",
+        "kind": "funding",
+        "date": DAY,
+        "reported": None,
+        "company": "alpha",
+        "topic": "deal-events",
+        "partition": partition,
+        "offset": offset,
+        "payload": '{"quote": "\\"x\\" \u00e9"}',
+    }
+
+
+async def _write(url: str) -> tuple[list, list, list]:
+    upgrade(url)
+    engine = make_async_engine(url)
+    sessions = session_factory(engine)
+    try:
+        async with sessions() as session, session.begin():
+            # ints and floats in one float column, None, the last row of a key wins
+            await upsert(
+                session,
+                Deal,
+                [deal("a", 1), deal("b", 2.5, "s"), deal("c", None), deal("a", 10**15, "t")],
+                ["record_id"],
+            )
+            checks = [{"kind": "record", "key": "k"}, {"kind": "record", "key": "k"}]
+            await insert_or_lock(session, PendingCheck, checks, ["kind", "key"])
+            consumed = [Consumed("deal-events", 0, 10), Consumed("deal-events", 1, 6)]
+            # a re-sent event: its earliest position wins, within one batch and across batches
+            await write_events(session, [event(1, 5), event(0, 9), event(1, 2)], consumed)
+        async with sessions() as session, session.begin():
+            await write_events(session, [event(0, 3)], [])
+            await write_events(session, [event(0, 7)], [])
+        async with sessions() as session:
+            deals = (
+                await session.execute(
+                    text("SELECT record_id, amount_usd, source FROM deals ORDER BY record_id")
+                )
+            ).all()
+            checks = (await session.execute(text("SELECT kind, key FROM pending_checks"))).all()
+            events = (
+                await session.execute(
+                    text('SELECT event_id, partition, "offset", date, payload FROM events')
+                )
+            ).all()
+        return [tuple(r) for r in deals], [tuple(r) for r in checks], [tuple(r) for r in events]
+    finally:
+        await engine.dispose()
+
+
+def test_bulk_writes_keep_every_value_and_the_right_duplicate(database_url: str) -> None:
+    deals, checks, events = asyncio.run(_write(database_url))
+    assert deals == [("a", 1e15, "t"), ("b", 2.5, "s"), ("c", None, None)]
+    assert checks == [("record", "k")]
+    date = events[0][3]
+    assert (events[0][:3], str(date)) == (("e-1", 0, 3), "2024-06-01")
+    assert events[0][4] == event(0, 0)["payload"]
