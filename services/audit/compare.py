@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from alerts.outbox import CANCELLED, OPERATIONAL_RULES
 from projections.projection import Projection
 from services.audit.tables import SHOWN, TableCheck, difference, normalise
+from services.db.bulk import is_postgresql
 from services.db.models import Alert, Event, RegistryEntry
 from services.db.projection_rows import projection_tables
 
@@ -22,7 +23,7 @@ from services.db.projection_rows import projection_tables
 def _ordered(session: AsyncSession, columns: Sequence[Any]) -> list[Any]:
     """ORDER BY terms in code-point order on both databases (PostgreSQL's default collation
     would sort '-' and '.' differently from SQLite)."""
-    if session.bind is not None and session.bind.dialect.name == "postgresql":
+    if is_postgresql(session):
         return [c.collate("C") if isinstance(c.type, String) else c for c in columns]
     return list(columns)
 

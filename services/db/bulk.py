@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 
 def is_postgresql(session: AsyncSession) -> bool:
+    """Whether the session is bound to PostgreSQL (else SQLite, one writer at a time)."""
     return session.bind is not None and session.bind.dialect.name == "postgresql"
 
 

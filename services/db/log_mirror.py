@@ -73,9 +73,8 @@ async def fold_chains(
 
 def dialect_insert(session: AsyncSession, table):
     """An INSERT with ON CONFLICT support for the session's database (SQLite or PostgreSQL)."""
-    dialect = session.bind.dialect.name if session.bind else "sqlite"
     table = getattr(table, "__table__", table)  # Core, not the ORM's bulk path: far faster
-    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
+    return (postgresql.insert if is_postgresql(session) else sqlite.insert)(table)
 
 
 async def insert_or_lock(

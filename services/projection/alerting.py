@@ -22,6 +22,7 @@ from projections.attribution import Roles
 from projections.burn import CompanyStatus
 from projections.consolidation import ConsolidationRow
 from projections.rules import AlertCandidate, record_alerts, status_alerts, threshold_alerts
+from services.db.bulk import is_postgresql
 from services.db.log_mirror import dialect_insert
 from services.db.models import Alert, Watchlist
 from services.db.state_models import CompanyState, PendingCheck, RecordState
@@ -88,7 +89,7 @@ async def take_checks(session: AsyncSession, kind: str, limit: int) -> list[str]
         .order_by(PendingCheck.key)
         .limit(limit)
     )
-    if session.bind is not None and session.bind.dialect.name == "postgresql":
+    if is_postgresql(session):
         query = query.with_for_update(skip_locked=True)
     keys = list((await session.execute(query)).scalars())
     for part in chunks(keys):

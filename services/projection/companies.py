@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from events.records import FeedRecord
 from projections.burn import company_status
 from projections.ledger import company_facts
+from services.db.bulk import is_postgresql
 from services.db.log_mirror import insert_or_lock, upsert
 from services.db.models import Company, RegistryEntry, Watchlist
 from services.db.state_models import CompanyState, RecordState
@@ -23,7 +24,7 @@ from services.projection.records import add_checks, chunks
 async def lock_companies(session: AsyncSession, slugs: list[str]) -> None:
     """Row-lock the companies in slug order (PostgreSQL), so that two workers refreshing one
     company (a correction moved a record across partitions) take turns without deadlock."""
-    if session.bind is None or session.bind.dialect.name != "postgresql" or not slugs:
+    if not slugs or not is_postgresql(session):
         return
     await insert_or_lock(
         session,

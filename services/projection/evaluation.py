@@ -7,6 +7,7 @@ import datetime as dt
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.db.bulk import is_postgresql
 from services.db.log_mirror import dialect_insert
 from services.db.models import ProjectionState
 from services.db.state_models import STATE_FORMAT
@@ -28,7 +29,7 @@ async def evaluation_day(session: AsyncSession, today: dt.date) -> dt.date:
         .values(evaluation_day=today)
     )
     query = select(ProjectionState.evaluation_day).where(ProjectionState.id == 1)
-    if session.bind is not None and session.bind.dialect.name == "postgresql":
+    if is_postgresql(session):
         query = query.with_for_update(read=True)
     day = await session.scalar(query)
     return day or today

@@ -20,7 +20,7 @@ from projections.day_totals import DayTotals, changes_of
 from projections.effective import LoggedEvent
 from projections.ledger import deal_rows
 from projections.record_fold import RecordFold, fold_record, target_of
-from services.db.bulk import bulk_insert
+from services.db.bulk import bulk_insert, is_postgresql
 from services.db.log_mirror import insert_or_lock, upsert
 from services.db.models import Deal, Event
 from services.db.projection_rows import deal_row as ledger_row
@@ -79,7 +79,7 @@ async def lock_targets(session: AsyncSession, targets: list[str]) -> None:
     buckets made two such transactions nearly always share one. `DO UPDATE ... WHERE false`
     locks a conflicting row without writing it; a new target's row is inserted (and a second
     inserter waits for it). SQLite has one writer at a time already."""
-    if not targets or session.bind is None or session.bind.dialect.name != "postgresql":
+    if not targets or not is_postgresql(session):
         return
     await session.execute(
         text(

@@ -14,6 +14,7 @@ from collections.abc import Collection, Mapping
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
+from services.db.bulk import is_postgresql
 from services.db.engine import session_factory
 from services.db.log_mirror import insert_or_lock
 from services.db.state_models import StaleCompany
@@ -34,8 +35,6 @@ async def queue_stale(session: AsyncSession, companies: Mapping[str, int]) -> No
     (`insert_or_lock`): a refresh taking it meanwhile would read the company without this
     transaction's records and delete the entry, and the company would stay stale (seen at 1M:
     `replay --verify` found companies behind their records)."""
-    if not companies:
-        return
     rows = [{"slug": slug, "partition": p} for slug, p in sorted(companies.items())]
     await insert_or_lock(session, StaleCompany, rows, ["slug"])
 
@@ -61,7 +60,7 @@ async def take_stale(
     query = select(StaleCompany.slug).order_by(StaleCompany.slug).limit(limit)
     if partitions is not None:
         query = query.where(StaleCompany.partition.in_([ANY_WORKER, *sorted(partitions)]))
-    if session.bind is not None and session.bind.dialect.name == "postgresql":
+    if is_postgresql(session):
         query = query.with_for_update(skip_locked=True)
     slugs = list((await session.execute(query)).scalars())
     await forget_stale(session, slugs)
