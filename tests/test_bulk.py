@@ -91,3 +91,22 @@ def test_bulk_writes_keep_every_value_and_the_right_duplicate(database_url: str)
     date = events[0][3]
     assert (events[0][:3], str(date)) == (("e-1", 0, 3), "2024-06-01")
     assert events[0][4] == event(0, 0)["payload"]
+
+
+def test_bulk_json_refuses_what_json_cannot_hold_and_writes_iso_dates() -> None:
+    import json
+
+    import pytest
+
+    from services.db.bulk import _json
+
+    for bad in (float("nan"), float("inf"), -float("inf")):
+        with pytest.raises(ValueError, match="deals"):
+            _json("deals", [deal("a", 1.0), deal("b", bad)])
+    with pytest.raises(TypeError):  # orjson's error: an integer beyond 64 bits
+        _json("deals", [deal("a", 2**70)])
+    at = dt.datetime(2024, 6, 1, 12, 30, 5, 250)
+    written = json.loads(_json("alerts", [{"as_of": DAY, "fired_at": at, "n": 3, "x": None}]))
+    assert written == [
+        {"as_of": "2024-06-01", "fired_at": "2024-06-01T12:30:05.000250", "n": 3, "x": None}
+    ]

@@ -4,9 +4,10 @@
 An executemany on PostgreSQL (psycopg's pipeline) still binds, plans and executes every row
 on the server, and SQLAlchemy builds each row's parameters in Python. One worker catching up
 a 200k log (bench7a0e9c, alternating runs): worker 247-283 us and PostgreSQL 97-108 us of
-CPU an event row by row; 201-217 and 76-80 with one JSON parameter per statement (`json.dumps`
-runs in C). One array per column (`unnest`) cut the server's share as much but cost the
-worker more (psycopg dumps lists item by item in Python): 265-313 us. The rows must be
+CPU an event row by row; 201-217 and 76-80 with one JSON parameter per statement. The JSON
+is written by orjson: `json.dumps` took ~4.5 us a row, ~20 us of the worker's CPU an event
+(py-spy), orjson ~0.4. One array per column (`unnest`) cut the server's share as much but
+cost the worker more (psycopg dumps lists item by item in Python): 265-313 us. The rows must be
 unique on the conflict target (one statement cannot update a row twice): `bulk_insert`
 keeps the last row of each key, as an executemany of upserts would. SQLite's executemany
 steps prepared rows in C already (one statement over `json_each` was measured there and
@@ -15,10 +16,10 @@ gained nothing: docs/benchmarks.md); it keeps it.
 
 from __future__ import annotations
 
-import datetime as dt
-import json
 from collections.abc import Sequence
+from math import isfinite
 
+import orjson
 from sqlalchemy import JSON, Text, bindparam, cast, column, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -43,18 +44,20 @@ def bulk_insert(
     names = list(rows[0])
     columns = [column(name, table.c[name].type) for name in names]
     source = (
-        func.json_to_recordset(cast(bindparam("bulk_rows", _json(rows), type_=Text), JSON))
+        func.json_to_recordset(
+            cast(bindparam("bulk_rows", _json(table.name, rows), type_=Text), JSON)
+        )
         .table_valued(*columns)
         .render_derived(with_types=True)
     )
     return postgresql.insert(table).from_select(names, select(source)), None
 
 
-def _json(rows: Sequence[dict]) -> str:
-    return json.dumps(rows, default=_iso, separators=(",", ":"))
-
-
-def _iso(value):
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    raise TypeError(f"{type(value).__name__} is not a bulk column value")
+def _json(table: str, rows: Sequence[dict]) -> str:
+    """The rows as JSON; dates and datetimes in ISO 8601, as PostgreSQL reads them. A value
+    JSON cannot hold (NaN, an integer beyond 64 bits, an object) raises, not passes as null."""
+    for row in rows:
+        for value in row.values():
+            if value.__class__ is float and not isfinite(value):
+                raise ValueError(f"{value!r} cannot be written as JSON in {table}")
+    return orjson.dumps(rows).decode()
