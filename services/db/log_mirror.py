@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from events.chain import GENESIS, link
 from services.db.bulk import bulk_insert, is_postgresql
+from services.db.keyed import among
 from services.db.models import Event, ProjectionState, RegistryEntry, StreamPosition
 
 
@@ -167,7 +168,9 @@ async def write_registry(
             list(entries),
         )
     if removed:
-        await session.execute(delete(RegistryEntry).where(RegistryEntry.slug.in_(removed)))
+        await session.execute(
+            delete(RegistryEntry).where(among(session, RegistryEntry.slug, removed))
+        )
     await _advance(session, consumed)
     await bump_log_version(session)
 
@@ -184,7 +187,7 @@ async def _queue_registry_changes(
     stored = {
         row.slug: (row.name, row.role, row.country)
         for row in await session.execute(
-            select(t.slug, t.name, t.role, t.country).where(t.slug.in_(slugs))
+            select(t.slug, t.name, t.role, t.country).where(among(session, t.slug, slugs))
         )
     }
     changed = [

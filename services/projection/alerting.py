@@ -23,6 +23,7 @@ from projections.burn import CompanyStatus
 from projections.consolidation import ConsolidationRow
 from projections.rules import AlertCandidate, record_alerts, status_alerts, threshold_alerts
 from services.db.bulk import is_postgresql
+from services.db.keyed import among
 from services.db.log_mirror import dialect_insert
 from services.db.models import Alert, Watchlist
 from services.db.state_models import CompanyState, PendingCheck, RecordState
@@ -53,7 +54,9 @@ async def record_candidates(
     for part in chunks(keys):
         existing.update(
             (
-                await session.execute(select(Alert.alert_key).where(Alert.alert_key.in_(part)))
+                await session.execute(
+                    select(Alert.alert_key).where(among(session, Alert.alert_key, part))
+                )
             ).scalars()
         )
     unique = {c.alert_key: c for c in candidates}.values()
@@ -72,7 +75,7 @@ async def cancel(session: AsyncSession, keys: Sequence[str]) -> int:
     for part in chunks(list(keys)):
         result = await session.execute(
             update(Alert)
-            .where(Alert.alert_key.in_(part), Alert.delivery_state == PENDING)
+            .where(among(session, Alert.alert_key, part), Alert.delivery_state == PENDING)
             .values(delivery_state=CANCELLED, last_error=WITHDRAWN)
         )
         done += result.rowcount or 0
@@ -94,7 +97,9 @@ async def take_checks(session: AsyncSession, kind: str, limit: int) -> list[str]
     keys = list((await session.execute(query)).scalars())
     for part in chunks(keys):
         await session.execute(
-            delete(PendingCheck).where(PendingCheck.kind == kind, PendingCheck.key.in_(part))
+            delete(PendingCheck).where(
+                PendingCheck.kind == kind, among(session, PendingCheck.key, part)
+            )
         )
     return keys
 
@@ -119,7 +124,7 @@ async def check_records(
     for part in chunks(keys):
         rows = await session.execute(
             select(c.record_id, c.record, c.lineage, c.retracted, c.alert_key).where(
-                c.record_id.in_(part)
+                among(session, c.record_id, part)
             )
         )
         for record_id, text, lineage, was_retracted, old_key in rows:
@@ -182,7 +187,10 @@ async def check_companies(
         rows = await session.execute(
             select(CompanyState.slug, CompanyState.status, CompanyState.basis, Watchlist)
             .join(Watchlist, Watchlist.company == CompanyState.slug)
-            .where(CompanyState.slug.in_(part), CompanyState.status.in_(("critical", "watch")))
+            .where(
+                among(session, CompanyState.slug, part),
+                CompanyState.status.in_(("critical", "watch")),
+            )
         )
         for slug, status, basis, w in rows:
             ids = tuple(json.loads(basis))
@@ -203,7 +211,7 @@ async def lineages(session: AsyncSession, record_ids: set[str]) -> dict[str, tup
     c = RecordState.__table__.c
     for part in chunks(sorted(record_ids)):
         for rid, lineage in await session.execute(
-            select(c.record_id, c.lineage).where(c.record_id.in_(part))
+            select(c.record_id, c.lineage).where(among(session, c.record_id, part))
         ):
             found[rid] = tuple(json.loads(lineage))
     return found
@@ -236,7 +244,9 @@ async def check_thresholds(
     existing = set(
         (
             await session.execute(
-                select(Alert.alert_key).where(Alert.alert_key.in_([c.alert_key for c in found]))
+                select(Alert.alert_key).where(
+                    among(session, Alert.alert_key, [c.alert_key for c in found])
+                )
             )
         ).scalars()
     )

@@ -14,6 +14,7 @@ from events.records import FeedRecord
 from projections.burn import company_status
 from projections.ledger import company_facts
 from services.db.bulk import is_postgresql
+from services.db.keyed import among
 from services.db.log_mirror import insert_or_lock, upsert
 from services.db.models import Company, RegistryEntry, Watchlist
 from services.db.state_models import CompanyState, RecordState
@@ -50,16 +51,18 @@ async def refresh_companies(session: AsyncSession, slugs: set[str], day: dt.date
     for part in chunks(ordered):
         rows = await session.execute(
             select(c.company, c.record).where(
-                c.company.in_(part), c.record.is_not(None), c.date <= day
+                among(session, c.company, part), c.record.is_not(None), c.date <= day
             )
         )
         for company, text in rows:
             records[company].append(decode(text))
         entries = await session.execute(
-            select(r.slug, r.name, r.role, r.country).where(r.slug.in_(part))
+            select(r.slug, r.name, r.role, r.country).where(among(session, r.slug, part))
         )
         registry.update({slug: (name, role, country) for slug, name, role, country in entries})
-        states = await session.execute(select(k.slug, k.status, k.basis).where(k.slug.in_(part)))
+        states = await session.execute(
+            select(k.slug, k.status, k.basis).where(among(session, k.slug, part))
+        )
         before.update({slug: (status, basis) for slug, status, basis in states})
     watch, gone_watch, company_rows, gone_companies, states, checks = [], [], [], [], [], []
     for slug in ordered:
@@ -100,9 +103,9 @@ async def refresh_companies(session: AsyncSession, slugs: set[str], day: dt.date
             states.append({"slug": slug, "status": now[0], "basis": now[1]})
             checks.append({"kind": "company", "key": slug})
     for part in chunks(gone_watch):
-        await session.execute(delete(Watchlist).where(Watchlist.company.in_(part)))
+        await session.execute(delete(Watchlist).where(among(session, Watchlist.company, part)))
     for part in chunks(gone_companies):
-        await session.execute(delete(Company).where(Company.slug.in_(part)))
+        await session.execute(delete(Company).where(among(session, Company.slug, part)))
     await upsert(session, Watchlist, watch, ["company"])
     await upsert(session, Company, company_rows, ["slug"])
     await upsert(session, CompanyState, states, ["slug"])

@@ -21,6 +21,7 @@ from projections.effective import LoggedEvent
 from projections.ledger import deal_rows
 from projections.record_fold import RecordFold, fold_record, target_of
 from services.db.bulk import bulk_insert, is_postgresql
+from services.db.keyed import among
 from services.db.log_mirror import insert_or_lock, upsert
 from services.db.models import Deal, Event
 from services.db.projection_rows import deal_row as ledger_row
@@ -58,7 +59,7 @@ async def events_of(
     for part in chunks(targets):
         rows = await session.execute(
             select(t.event_id, t.target_id, t.partition, t.offset, t.payload).where(
-                t.target_id.in_(part)
+                among(session, t.target_id, part)
             )
         )
         for event_id, target, partition, offset, payload in rows:
@@ -175,7 +176,7 @@ async def fold_targets(
     old: dict[str, dict] = {}
     for part in chunks(targets):
         for row in await session.execute(
-            select(RecordState.__table__).where(c.record_id.in_(part))
+            select(RecordState.__table__).where(among(session, c.record_id, part))
         ):
             old[row.record_id] = dict(row._mapping)
     from_batch = set() if batch is None else {t for t in targets if t not in old}
@@ -243,7 +244,7 @@ async def write_deals(session: AsyncSession, deletes: list[str], upserts: list[d
     keep = {r["record_id"] for r in upserts}
     gone = [rid for rid in deletes if rid not in keep]
     for part in chunks(gone):
-        await session.execute(delete(Deal).where(Deal.record_id.in_(part)))
+        await session.execute(delete(Deal).where(among(session, Deal.record_id, part)))
     await upsert(session, Deal, upserts, ["record_id"])
 
 

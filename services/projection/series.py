@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from projections.attribution import Roles
 from projections.consolidation import ConsolidationRow
 from projections.day_totals import DayTotals, SeriesDiff, SeriesState
+from services.db.keyed import among
 from services.db.log_mirror import upsert
 from services.db.models import Consolidation, ConsolidationByIncumbent
 from services.db.projection_rows import consolidation_row
@@ -66,7 +67,9 @@ class SeriesMerger:
             changes.setdefault(day, DayTotals()).merge(DayTotals.from_json(text))
         if queued:
             for part in chunks([seq for seq, _, _ in queued]):  # exactly those read
-                await session.execute(delete(SeriesChange).where(SeriesChange.seq.in_(part)))
+                await session.execute(
+                    delete(SeriesChange).where(among(session, SeriesChange.seq, part))
+                )
         changed = state.apply(changes)
         await self._write_totals(session, state, changed)
         if full:
@@ -85,7 +88,7 @@ class SeriesMerger:
             if d in state.totals
         ]
         for part in chunks(gone):
-            await session.execute(delete(SeriesDay).where(SeriesDay.date.in_(part)))
+            await session.execute(delete(SeriesDay).where(among(session, SeriesDay.date, part)))
         await upsert(session, SeriesDay, kept, ["date"])
 
     async def _stored_rows(self, session: AsyncSession, window_days: int) -> dict:
@@ -127,12 +130,15 @@ class SeriesMerger:
         for part in chunks(diff.deletes):
             await session.execute(
                 delete(Consolidation).where(
-                    Consolidation.as_of.in_(part), Consolidation.window_days == window_days
+                    among(session, Consolidation.as_of, part),
+                    Consolidation.window_days == window_days,
                 )
             )
         for part in chunks(days):
             await session.execute(
-                delete(ConsolidationByIncumbent).where(ConsolidationByIncumbent.as_of.in_(part))
+                delete(ConsolidationByIncumbent).where(
+                    among(session, ConsolidationByIncumbent.as_of, part)
+                )
             )
         await upsert(
             session,

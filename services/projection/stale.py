@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from services.db.bulk import is_postgresql
 from services.db.engine import session_factory
+from services.db.keyed import among
 from services.db.log_mirror import insert_or_lock
 from services.db.state_models import StaleCompany
 from services.projection.companies import refresh_companies
@@ -48,7 +49,7 @@ async def queue_all(session: AsyncSession, slugs: Collection[str]) -> None:
 async def forget_stale(session: AsyncSession, slugs: Collection[str]) -> None:
     """Drop the queue entries of companies just refreshed in this transaction."""
     for part in chunks(sorted(slugs)):
-        await session.execute(delete(StaleCompany).where(StaleCompany.slug.in_(part)))
+        await session.execute(delete(StaleCompany).where(among(session, StaleCompany.slug, part)))
 
 
 async def take_stale(
