@@ -99,14 +99,22 @@ def test_bulk_json_refuses_what_json_cannot_hold_and_writes_iso_dates() -> None:
     import pytest
 
     from services.db.bulk import _json
+    from services.db.models import Alert
 
+    deals = Deal.__table__
+    names = list(deal("a", 1.0))
     for bad in (float("nan"), float("inf"), -float("inf")):
-        with pytest.raises(ValueError, match="deals"):
-            _json("deals", [deal("a", 1.0), deal("b", bad)])
+        with pytest.raises(ValueError, match=r"deals\.amount_usd"):
+            _json(deals, names, [deal("a", 1.0), deal("b", bad), deal("c", None)])
     with pytest.raises(TypeError):  # orjson's error: an integer beyond 64 bits
-        _json("deals", [deal("a", 2**70)])
+        _json(deals, names, [deal("a", 2**70)])
     at = dt.datetime(2024, 6, 1, 12, 30, 5, 250)
-    written = json.loads(_json("alerts", [{"as_of": DAY, "fired_at": at, "n": 3, "x": None}]))
-    assert written == [
-        {"as_of": "2024-06-01", "fired_at": "2024-06-01T12:30:05.000250", "n": 3, "x": None}
+    row = {"alert_key": "k", "as_of": DAY, "fired_at": at, "message": None}
+    assert json.loads(_json(Alert.__table__, list(row), [row])) == [
+        {
+            "alert_key": "k",
+            "as_of": "2024-06-01",
+            "fired_at": "2024-06-01T12:30:05.000250",
+            "message": None,
+        }
     ]

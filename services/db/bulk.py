@@ -17,10 +17,12 @@ gained nothing: docs/benchmarks.md); it keeps it.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import partial
 from math import isfinite
+from operator import is_not, itemgetter
 
 import orjson
-from sqlalchemy import JSON, Text, bindparam, cast, column, func, select
+from sqlalchemy import JSON, Float, Text, bindparam, cast, column, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -40,12 +42,13 @@ def bulk_insert(
     if not is_postgresql(session):
         return sqlite.insert(table), list(rows)
     if keys:
-        rows = list({tuple(row[k] for k in keys): row for row in rows}.values())
+        key = itemgetter(*keys)
+        rows = list({key(row): row for row in rows}.values())
     names = list(rows[0])
     columns = [column(name, table.c[name].type) for name in names]
     source = (
         func.json_to_recordset(
-            cast(bindparam("bulk_rows", _json(table.name, rows), type_=Text), JSON)
+            cast(bindparam("bulk_rows", _json(table, names, rows), type_=Text), JSON)
         )
         .table_valued(*columns)
         .render_derived(with_types=True)
@@ -53,11 +56,13 @@ def bulk_insert(
     return postgresql.insert(table).from_select(names, select(source)), None
 
 
-def _json(table: str, rows: Sequence[dict]) -> str:
+def _json(table, names: list[str], rows: Sequence[dict]) -> str:
     """The rows as JSON; dates and datetimes in ISO 8601, as PostgreSQL reads them. A value
-    JSON cannot hold (NaN, an integer beyond 64 bits, an object) raises, not passes as null."""
-    for row in rows:
-        for value in row.values():
-            if value.__class__ is float and not isfinite(value):
-                raise ValueError(f"{value!r} cannot be written as JSON in {table}")
+    JSON cannot hold raises: a NaN or an infinity in a float column (orjson would write null),
+    an integer beyond 64 bits, an object."""
+    for name in names:
+        if isinstance(table.c[name].type, Float):
+            values = filter(partial(is_not, None), [row[name] for row in rows])
+            if not all(map(isfinite, values)):
+                raise ValueError(f"{table.name}.{name}: NaN or infinity cannot be written")
     return orjson.dumps(rows).decode()
