@@ -118,3 +118,69 @@ def test_bulk_json_refuses_what_json_cannot_hold_and_writes_iso_dates() -> None:
             "message": None,
         }
     ]
+
+
+async def _both_paths(url: str) -> tuple[list, list]:
+    """One silence written by `upsert` (the bulk path), one by the ORM: both as read back."""
+    from sqlalchemy import select
+
+    from services.db.models import Silence
+
+    upgrade(url)
+    engine = make_async_engine(url)
+    until = dt.datetime(2024, 6, 1, 12, 30, 5, 250, tzinfo=dt.UTC)
+    try:
+        async with session_factory(engine)() as session, session.begin():
+            bulk = [{"rule": "bulk", "subject": "*", "until": until}]
+            await upsert(session, Silence, bulk, ["rule", "subject"])
+            session.add(Silence(rule="orm", subject="*", until=until))
+        async with session_factory(engine)() as session:
+            read = select(Silence.until).order_by(Silence.rule)
+            typed = list((await session.execute(read)).scalars())
+            raw = text("SELECT CAST(until AS TEXT) FROM alert_silences ORDER BY rule")
+            stored = list((await session.execute(raw)).scalars())
+        return typed, stored
+    finally:
+        await engine.dispose()
+
+
+def test_bulk_rows_are_bound_as_sqlalchemy_binds_them(database_url: str) -> None:
+    """The driver-level executemany on SQLite must store what SQLAlchemy's own insert stores
+    (a timezone-aware datetime through the dialect's processor)."""
+    typed, stored = asyncio.run(_both_paths(database_url))
+    assert typed[0] == typed[1] and stored[0] == stored[1], (typed, stored)
+
+
+async def _among(url: str) -> tuple[list, list, list]:
+    from sqlalchemy import select
+
+    from services.db.keyed import among
+    from services.db.state_models import SeriesChange
+
+    upgrade(url)
+    engine = make_async_engine(url)
+    later = DAY + dt.timedelta(days=1)
+    try:
+        async with session_factory(engine)() as session, session.begin():
+            rows = [deal("a", 1.0), deal("b", 2.0), {**deal("c", 3.0), "date": later}]
+            await upsert(session, Deal, rows, ["record_id"])
+            changes = [{"date": DAY, "totals": "{}"}, {"date": later, "totals": "{}"}]
+            await session.execute(SeriesChange.__table__.insert(), changes)
+        async with session_factory(engine)() as session:
+            ids = select(Deal.record_id).where(among(session, Deal.record_id, ["a", "c", "zz"]))
+            by_id = sorted((await session.execute(ids)).scalars())
+            dated = select(Deal.record_id).where(among(session, Deal.date, [later]))
+            by_date = sorted((await session.execute(dated)).scalars())
+            seqs = sorted((await session.execute(select(SeriesChange.seq))).scalars())
+            picked = select(SeriesChange.seq).where(among(session, SeriesChange.seq, seqs[1:]))
+            by_seq = list((await session.execute(picked)).scalars())
+        return by_id, by_date, [by_seq, seqs[1:]]
+    finally:
+        await engine.dispose()
+
+
+def test_among_selects_by_strings_dates_and_integers(database_url: str) -> None:
+    by_id, by_date, (by_seq, wanted) = asyncio.run(_among(database_url))
+    assert by_id == ["a", "c"]
+    assert by_date == ["c"]
+    assert by_seq == wanted and len(wanted) == 1

@@ -10,7 +10,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from events.chain import GENESIS, link
-from services.db.bulk import bulk_insert, is_postgresql
+from services.db.bulk import bulk_insert, execute_bulk, is_postgresql
 from services.db.keyed import among
 from services.db.models import Event, ProjectionState, RegistryEntry, StreamPosition
 
@@ -99,7 +99,7 @@ async def insert_or_lock(
         )
     else:
         stmt = stmt.on_conflict_do_nothing()
-    await session.execute(stmt, params)
+    await execute_bulk(session, stmt, params)
 
 
 async def upsert(session: AsyncSession, table, rows: Sequence[dict], keys: list[str]) -> None:
@@ -108,7 +108,8 @@ async def upsert(session: AsyncSession, table, rows: Sequence[dict], keys: list[
         return
     stmt, params = bulk_insert(session, table, rows, keys)
     columns = [c for c in rows[0] if c not in keys]
-    await session.execute(
+    await execute_bulk(
+        session,
         stmt.on_conflict_do_update(
             index_elements=keys, set_={c: stmt.excluded[c] for c in columns}
         ),
@@ -137,7 +138,8 @@ async def write_events(
         earlier = or_(
             new.partition < t.partition, and_(new.partition == t.partition, new.offset < t.offset)
         )
-        await session.execute(
+        await execute_bulk(
+            session,
             stmt.on_conflict_do_update(
                 index_elements=["event_id"],
                 set_={"topic": new.topic, "partition": new.partition, "offset": new.offset},

@@ -20,7 +20,7 @@ from projections.day_totals import DayTotals, changes_of
 from projections.effective import LoggedEvent
 from projections.ledger import deal_rows
 from projections.record_fold import RecordFold, fold_record, target_of
-from services.db.bulk import bulk_insert, is_postgresql
+from services.db.bulk import bulk_insert, execute_bulk, is_postgresql
 from services.db.keyed import among
 from services.db.log_mirror import insert_or_lock, upsert
 from services.db.models import Deal, Event
@@ -256,7 +256,7 @@ async def queue_series_changes(session: AsyncSession, changes: Mapping[dt.date, 
             rows.append({"date": day, "totals": change.to_json()})
     if rows:
         stmt, params = bulk_insert(session, SeriesChange, rows)
-        await session.execute(stmt, params)
+        await execute_bulk(session, stmt, params)
 
 
 async def add_checks(session: AsyncSession, checks: list[dict]) -> None:
