@@ -101,6 +101,17 @@ def _record_rule(
     return None
 
 
+def may_fire(record: FeedRecord, t: Thresholds) -> bool:
+    """Whether a per-record rule can fire for `record`, whatever the registry says and
+    whatever the evaluation day (licensing and acquisitions read roles: always). The
+    incremental fold queues for the alert pass only records that may fire, now or before,
+    so that a backlog's alert pass reads those alone."""
+    if isinstance(record, (Licensing, Acquisition)):
+        return True
+    hit = _record_rule(record, {}, t)
+    return hit is not None and hit[0] in t.enabled
+
+
 def record_alerts(
     records: Iterable[FeedRecord],
     lineage: Mapping[str, tuple[str, ...]],

@@ -233,6 +233,7 @@ class Projections:
                 self.settings.today(),
                 live=batch.live,
                 prepared=batch.prepared,
+                thresholds=self.rules.thresholds,
             )
         self.wake.set()
         self.release_memory()

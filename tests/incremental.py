@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from alerts.rules_config import RulesConfig
 from projections.effective import LoggedEvent
 from projections.projection import project
+from projections.thresholds import Thresholds
 from services.audit.tables import TableCheck, check_tables
 from services.db.engine import make_async_engine, session_factory
 from services.db.log_mirror import Consumed, Message, write_events, write_registry
@@ -21,7 +22,13 @@ from services.worker import decoded_row
 TOPIC = "deal-events"
 
 
-async def mirror(session, batch: Sequence[LoggedEvent], today: dt.date, live: bool = True) -> None:
+async def mirror(
+    session,
+    batch: Sequence[LoggedEvent],
+    today: dt.date,
+    live: bool = True,
+    thresholds: Thresholds | None = None,
+) -> None:
     rows, events, messages, ends = [], [], [], {}
     for logged in batch:
         partition, offset = logged.position
@@ -37,7 +44,7 @@ async def mirror(session, batch: Sequence[LoggedEvent], today: dt.date, live: bo
     # written in one transaction (a target with events in both is folded in the transaction)
     half = len(events) // 2
     prepared = merge_prepared([prepare_batch(events[:half]), prepare_batch(events[half:])])
-    await fold_batch(session, events, today, live=live, prepared=prepared)
+    await fold_batch(session, events, today, live=live, prepared=prepared, thresholds=thresholds)
 
 
 async def run_incremental(
@@ -70,7 +77,13 @@ async def run_incremental(
                 async with sessions() as session, session.begin():
                     await write_registry(session, updates[i], [], [])
             async with sessions() as session, session.begin():
-                await mirror(session, batch, day, live=live[i] if i < len(live) else True)
+                await mirror(
+                    session,
+                    batch,
+                    day,
+                    live=live[i] if i < len(live) else True,
+                    thresholds=rules.thresholds,
+                )
             if i < len(ticks) and ticks[i]:
                 await projector.run(
                     tick_day or day,

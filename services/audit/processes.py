@@ -12,6 +12,7 @@ import multiprocessing
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 
+from projections.thresholds import Thresholds
 from services.catchup import end_offsets
 from services.config import Settings
 from services.topics import DEAL_EVENTS
@@ -39,6 +40,7 @@ async def mirror_in_processes(
     evaluation_day: dt.date,
     groups: list[list[int]],
     advance: Callable[[int], None],
+    thresholds: Thresholds | None = None,
 ) -> None:
     """Run `mirror_partitions` for each group in a process of its own (spawned: no copy of
     this event loop); report their progress; raise the first failure."""
@@ -50,7 +52,7 @@ async def mirror_in_processes(
     ) as pool:
         done = [
             loop.run_in_executor(
-                pool, _mirror_group, settings, url, known_at, evaluation_day, group
+                pool, _mirror_group, settings, url, known_at, evaluation_day, group, thresholds
             )
             for group in groups
         ]
@@ -84,6 +86,7 @@ def _mirror_group(
     known_at: dt.date | None,
     evaluation_day: dt.date,
     partitions: list[int],
+    thresholds: Thresholds | None,
 ) -> None:
     """In a child process: mirror and fold `partitions` into the database at `url`."""
     from services.audit.rebuild import mirror_partitions
@@ -96,7 +99,13 @@ def _mirror_group(
         engine = make_async_engine(url)
         try:
             await mirror_partitions(
-                settings, engine, known_at, evaluation_day, partitions, _advance_shared
+                settings,
+                engine,
+                known_at,
+                evaluation_day,
+                partitions,
+                _advance_shared,
+                thresholds,
             )
         finally:
             await engine.dispose()

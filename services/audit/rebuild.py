@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from alerts.rules_config import RulesConfig
 from projections.effective import LoggedEvent
+from projections.thresholds import Thresholds
 from services.audit.processes import (
     deal_event_partitions,
     mirror_in_processes,
@@ -58,7 +59,9 @@ async def rebuild(
     engine = make_async_engine(url)
     try:
         await _mirror_registry(settings, engine, advance)
-        await _mirror_events(settings, url, engine, known_at, evaluation_day, advance, processes)
+        await _mirror_events(
+            settings, url, engine, known_at, evaluation_day, advance, processes, rules.thresholds
+        )
         return await Projector(engine, rules).run(
             evaluation_day,
             settings.dealwatch_window_days,
@@ -71,7 +74,7 @@ async def rebuild(
 
 
 async def _mirror_events(
-    settings, url, engine, known_at, evaluation_day, advance, processes: int
+    settings, url, engine, known_at, evaluation_day, advance, processes: int, thresholds
 ) -> None:
     """The deal events, partition by partition in `processes` processes (services/audit/
     processes.py) when there are more than one, as workers of one group would."""
@@ -79,9 +82,13 @@ async def _mirror_events(
         partition_groups(await deal_event_partitions(settings), processes) if processes > 1 else []
     )
     if len(groups) > 1:
-        await mirror_in_processes(settings, url, known_at, evaluation_day, groups, advance)
+        await mirror_in_processes(
+            settings, url, known_at, evaluation_day, groups, advance, thresholds
+        )
     else:
-        await mirror_partitions(settings, engine, known_at, evaluation_day, None, advance)
+        await mirror_partitions(
+            settings, engine, known_at, evaluation_day, None, advance, thresholds
+        )
 
 
 async def mirror_partitions(
@@ -91,9 +98,11 @@ async def mirror_partitions(
     evaluation_day: dt.date,
     partitions: Collection[int] | None,
     advance: Callable[[int], None],
+    thresholds: Thresholds | None = None,
 ) -> None:
     """Mirror and fold the events of `partitions` (all when None) in batches, reading and
-    decoding the next batch while the previous one is written (services/write_ahead)."""
+    decoding the next batch while the previous one is written (services/write_ahead);
+    `thresholds` are the alert pass's (records.fold_targets)."""
     rows: list[dict] = []
     decoded: list = []
     messages: list[Message] = []
@@ -105,7 +114,14 @@ async def mirror_partitions(
     ) -> None:
         async with session_factory(engine)() as session, session.begin():
             await write_events(session, rows, consumed_of(messages), messages)
-            await fold_batch(session, decoded, evaluation_day, live=False, prepared=prepared)
+            await fold_batch(
+                session,
+                decoded,
+                evaluation_day,
+                live=False,
+                prepared=prepared,
+                thresholds=thresholds,
+            )
         advance(len(messages))
         release_memory()
 

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from projections.effective import LoggedEvent
 from projections.record_fold import target_of
+from projections.thresholds import Thresholds
 from services.projection.companies import refresh_companies
 from services.projection.evaluation import evaluation_day
 from services.projection.records import FoldOutcome, Prepared, fold_targets, prepare
@@ -39,16 +40,20 @@ async def fold_batch(
     *,
     live: bool = True,
     prepared: Mapping[str, Prepared] | None = None,
+    thresholds: Thresholds | None = None,
 ) -> FoldOutcome:
     """Fold the records a mirrored batch concerns (with the folds `prepared` from its events
     before the transaction, records.prepare). A `live` batch (read at the log's end)
-    refreshes its companies now; one read from a backlog queues them (projection/stale.py)."""
+    refreshes its companies now; one read from a backlog queues them (projection/stale.py).
+    `thresholds`, the alert pass's, let the fold queue only records that may alert."""
     batch = earliest_copies(events)
     if not batch:
         return FoldOutcome()
     day = await evaluation_day(session, today)
     targets = {target_of(e.event.record) for e in batch.values()}
-    outcome = await fold_targets(session, targets, day, batch, prepared=prepared)
+    outcome = await fold_targets(
+        session, targets, day, batch, prepared=prepared, thresholds=thresholds
+    )
     if live:  # dequeued first: a backlog batch committing meanwhile queues them again
         await forget_stale(session, outcome.companies)
         await refresh_companies(session, outcome.companies, day)

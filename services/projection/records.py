@@ -16,10 +16,13 @@ from sqlalchemy import delete, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from events.envelope import DealEvent
+from events.records import FeedRecord
 from projections.day_totals import DayTotals, changes_of
 from projections.effective import LoggedEvent
 from projections.ledger import deal_rows
 from projections.record_fold import RecordFold, fold_record, target_of
+from projections.rules import may_fire
+from projections.thresholds import Thresholds
 from services.db.bulk import bulk_insert, execute_bulk, is_postgresql
 from services.db.keyed import among
 from services.db.log_mirror import insert_or_lock, upsert
@@ -160,12 +163,14 @@ async def fold_targets(
     batch: Mapping[str, LoggedEvent] | None = None,
     known_at: dt.date | None = None,
     prepared: Mapping[str, Prepared] | None = None,
+    thresholds: Thresholds | None = None,
 ) -> FoldOutcome:
     """Fold `targets` again and write what changed. `batch` (event id -> event, every event
     just mirrored) spares decoding them, and spares reading the mirror for a target never
     folded before: every mirrored event's target has a state row once its batch commits, so
     a target without one has no events but the batch's — and its fold may be `prepared`
-    (from exactly those events) before the transaction."""
+    (from exactly those events) before the transaction. With the alert pass's `thresholds`,
+    only changed records that `needs_check` are queued for it (else every changed one)."""
     prepared = prepared or {}
     outcome = FoldOutcome()
     targets = sorted(set(targets))
@@ -203,11 +208,12 @@ async def fold_targets(
             continue
         row["alert_key"] = before["alert_key"] if before else None
         writes.append(row)
-        checks.append({"kind": "record", "key": target})
         outcome.records += 1
         if (before["issues"] if before else None) != row["issues"]:
             outcome.issues_changed = True
         previous = decode(before["record"]) if before and before["record"] else None
+        if thresholds is None or needs_check(before, previous, fold, thresholds):
+            checks.append({"kind": "record", "key": target})
         touched = [previous.company] if previous is not None else []
         if fold.record is not None:
             touched.append(fold.record.company)
@@ -233,6 +239,23 @@ async def fold_targets(
         checks.append({"kind": "issues", "key": "*"})
     await add_checks(session, checks)
     return outcome
+
+
+def needs_check(
+    before: Mapping | None, previous: FeedRecord | None, fold: RecordFold, t: Thresholds
+) -> bool:
+    """Whether the alert pass must look at a record that changed: it has an alert to keep or
+    withdraw, it is retracted (other rules' alerts may name its events), or its old or new
+    version may fire a per-record rule. The rest (most records of a backlog) cannot change
+    any alert: queueing them cost a queue row written and deleted and a record read, decoded
+    and evaluated by the pass. The old version counts so that a correction that stops a
+    record firing meets a pass deriving from the old one the way it always has (the queued
+    check waits for the correction's transaction, services/projection/alerting.take_checks)."""
+    if before is not None and (before["alert_key"] is not None or before["retracted"]):
+        return True
+    if fold.retracted:
+        return True
+    return any(r is not None and may_fire(r, t) for r in (previous, fold.record))
 
 
 def deal_row(record) -> list[dict]:
