@@ -18,13 +18,14 @@ from services.audit.tables import check_tables
 from services.db.engine import make_async_engine, session_factory
 from services.db.log_mirror import write_registry
 from services.db.schema import upgrade
-from services.projection.alerting import take_checks
+from services.projection.alerting import check_records, take_checks
 from services.projection.records import add_checks, lock_targets
 from services.projection.stale import queue_stale, take_stale
 from services.projector import Projector, load_registry
 from tests.incremental import mirror
 
 DAY = dt.date(2024, 12, 31)
+NOW = dt.datetime(2025, 1, 1, tzinfo=dt.UTC)
 RECORD = {
     "id": "round-1",
     "kind": "funding",
@@ -210,3 +211,62 @@ def test_a_check_requeued_by_an_open_batch_waits_for_it(postgres_url: str) -> No
     taken, queued = asyncio.run(_alert_pass_while_a_batch_requeues(postgres_url))
     assert taken == ["r-2"], f"the alert pass took {taken} while r-1's batch was open"
     assert queued == ["r-1"], f"left queued: {queued}"
+
+
+async def _correction_during_an_alert_pass(url: str) -> tuple[list[str], list[str]]:
+    """A mega round folded and queued (committed); the alert pass takes its check and derives
+    its alert, still open; a correction that brings the round under the threshold is folded
+    meanwhile (it reads the record with no alert key yet) and commits after the pass; a last
+    pass runs. The round's alert states, and the checks left."""
+    upgrade(url)
+    engine = make_async_engine(url)
+    sessions = session_factory(engine)
+    rules = load_rules(None)
+    fix = {**FIX, "company": "alpha", "fields": {"amount_usd": 5e6}}
+    events = [
+        LoggedEvent(DealEvent.of(parse_record({**RECORD, "amount_usd": 2e9})), (0, 0)),
+        LoggedEvent(DealEvent.of(parse_record(fix)), (0, 1)),
+    ]
+    try:
+        async with sessions() as session, session.begin():
+            await write_registry(session, [], [], [])
+            await mirror(session, events[:1], DAY, thresholds=rules.thresholds)
+        async with sessions() as checker, sessions() as batch:
+            await checker.begin()
+            found = await check_records(checker, rules, {}, DAY, NOW, 100, _never)
+            assert found.added == 1, "the pass did not derive the mega round's alert"
+            await batch.begin()
+            correcting = asyncio.create_task(
+                mirror(batch, events[1:], DAY, thresholds=rules.thresholds)
+            )
+            await asyncio.sleep(1.0)
+            await checker.commit()
+            await correcting
+            await batch.commit()
+        await Projector(engine, rules).run(DAY, 365, record_alerts=True)
+        async with sessions() as session:
+            states = list(
+                (
+                    await session.execute(
+                        text("SELECT delivery_state FROM alerts WHERE rule = 'mega_round'")
+                    )
+                ).scalars()
+            )
+            left = list((await session.execute(text("SELECT key FROM pending_checks"))).scalars())
+        return states, left
+    finally:
+        await engine.dispose()
+
+
+async def _never(_key: str) -> bool:
+    return False
+
+
+def test_a_correction_folded_during_the_pass_withdraws_the_alert(postgres_url: str) -> None:
+    """The fold queues only records that may alert (records.needs_check), and the old version
+    counts: the correction's fold saw the round without an alert key (the pass had not
+    committed) and a new version that cannot fire. Had it queued nothing, the alert derived
+    from the old version would stay pending although the log no longer implies it."""
+    states, left = asyncio.run(_correction_during_an_alert_pass(postgres_url))
+    assert states == ["cancelled"], f"the withdrawn round's alert is {states}"
+    assert left == [], f"checks left queued: {left}"

@@ -206,8 +206,7 @@ async def fold_targets(
         before = old.get(target)
         if before is not None and all(before[k] == v for k, v in row.items()):
             continue
-        row["alert_key"] = before["alert_key"] if before else None
-        writes.append(row)
+        writes.append(row)  # without `alert_key`: the alert pass's, kept as committed
         outcome.records += 1
         if (before["issues"] if before else None) != row["issues"]:
             outcome.issues_changed = True
