@@ -3,7 +3,6 @@ projector writes and the audit compares, so both read the same columns the same 
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,6 +18,7 @@ from services.db.models import (
     RegistryEntry,
     Watchlist,
 )
+from services.db.string_lists import string_list
 
 
 @dataclass(frozen=True)
@@ -52,7 +52,7 @@ def deal_row(d: DealRow) -> dict:
         "kind": d.kind,
         "date": d.date,
         "company": d.company,
-        "counterparties": json.dumps(list(d.counterparties)),
+        "counterparties": string_list(d.counterparties),
         "amount_usd": d.amount_usd,
         "reverse_acquihire": d.reverse_acquihire,
         "source": d.source,

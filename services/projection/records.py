@@ -29,6 +29,7 @@ from services.db.log_mirror import insert_or_lock, upsert
 from services.db.models import Deal, Event
 from services.db.projection_rows import deal_row as ledger_row
 from services.db.state_models import PendingCheck, RecordState, SeriesChange
+from services.db.string_lists import string_list
 from services.projection.codec import decode, encode
 
 CHUNK = 2_000  # ids per IN (...) clause
@@ -103,7 +104,7 @@ def _state_row(fold: RecordFold) -> dict:
         "date": r.date if r else None,
         "kind": r.kind if r else None,
         "record": encode(r) if r else None,
-        "lineage": json.dumps(list(fold.lineage)),
+        "lineage": string_list(fold.lineage),
         "retracted": fold.retracted,
         "issues": json.dumps([[list(_plain(o)), m] for o, m in fold.issues])
         if fold.issues
