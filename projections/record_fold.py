@@ -40,9 +40,20 @@ def fold_record(
 ) -> RecordFold:
     """Fold the events whose `target_of` is `record_id` (any others are ignored)."""
     own = [e for e in events if target_of(e.event.record) == record_id]
+    if len(own) == 1 and not isinstance(own[0].event.record, Correction):
+        return _only_record(record_id, own[0], known_at)
     view = effective_view(own, known_at)
     record = view.records.get(record_id)
     retracted = record_id in view.retracted
     lineage = view.retracted[record_id] if retracted else view.lineage.get(record_id, ())
     issues = tuple(zip(view.issue_order, view.issues, strict=True))
     return RecordFold(record_id, record, lineage, retracted, issues)
+
+
+def _only_record(record_id: str, logged: LoggedEvent, known_at: dt.date | None) -> RecordFold:
+    """The fold of a record's one event, most records of a backlog: what `effective_view`
+    gives for it, without building a view (a fifth of a backlog's prepared folds)."""
+    record = logged.event.record
+    if known_at is not None and record.known_on > known_at:
+        return RecordFold(record_id, None, (), False, ())
+    return RecordFold(record_id, record, (logged.event.event_id,), False, ())
