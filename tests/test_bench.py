@@ -105,3 +105,15 @@ def test_worker_parts_measure_each_part(kafka: Settings, tmp_path: Path) -> None
     assert result["records"] == 3000
     assert set(result["rates"]) == {"decode", "mirror", "full"}
     assert all(rate > 0 for rate in result["rates"].values())
+
+
+def test_replay_floor_measures_each_depth(kafka: Settings, tmp_path: Path) -> None:
+    """`bench.replay_floor` reads one log at each depth (read, decode, prepare) in two
+    processes next to the ceiling, and saves each rate."""
+    small = ["--records", "3000", "--companies", "300", "--processes", "2"]
+    run_bench("bench.replay_floor", [*small, "--out", str(tmp_path)], kafka, kafka.home)
+    [saved] = list(tmp_path.glob("*-replay-floor.json"))
+    result = json.loads(saved.read_text())
+    assert result["records"] == 3000 and result["processes"] >= 1
+    for key in ("ceiling_rps", "read_rps", "decode_rps", "prepare_rps"):
+        assert result[key] > 0, key
