@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import shutil
 import subprocess
 import sys
@@ -23,7 +22,7 @@ import time
 import uuid
 from pathlib import Path
 
-from bench.run import ROOT, peak_rss_mb, process_tree, save_result
+from bench.run import ROOT, peak_rss_mb, process_tree, run_identity, save_result
 from services.config import Settings
 from services.db.engine import backend
 from services.digest_index import index_path
@@ -93,16 +92,11 @@ def main() -> None:
         results["digest"] = measured(
             [sys.executable, "-m", "bench.digest_cost", "--database", args.database], env
         )
-    commit = subprocess.run(
-        ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
-    ).stdout.strip()
     report = {
         "prefix": args.prefix,
         "database": backend(args.database),
         "commands": results,
-        "commit": commit,
-        "machine": f"{platform.machine()}, {os.cpu_count()} cpus, Python "
-        f"{platform.python_version()}",
+        **run_identity(),
     }
     for name, r in results.items():
         print(f"{name:<22} {r['seconds']:8.1f} s {r['peak_rss_mb']:8.1f} MB")

@@ -24,13 +24,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import multiprocessing
-import platform
-import subprocess
 import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-from bench.run import RESULTS, bare_aiokafka, save_result, say, synthetic_log
+from bench.run import RESULTS, bare_aiokafka, run_identity, save_result, say, synthetic_log
 from services.audit.processes import deal_event_partitions, partition_groups
 from services.config import Settings
 from services.topics import DEAL_EVENTS
@@ -40,7 +38,6 @@ DEPTHS = ("read", "decode", "prepare")
 
 def _floor(settings: Settings, partitions: list[int], depth: str) -> tuple[int, float]:
     """In a child: read (and decode, and prepare) `partitions`; messages and seconds."""
-    from events.envelope import DealEvent  # noqa: F401  (imported before the clock starts)
     from projections.effective import LoggedEvent
     from services.audit.rebuild import BATCH
     from services.log_reader import read_topic
@@ -91,14 +88,11 @@ def main() -> None:
     ceiling = asyncio.run(bare_aiokafka(settings, topic, args.records))
     say(f"ceiling_rps {ceiling:,.0f}")
     result = {"records": args.records, "processes": len(groups), "ceiling_rps": round(ceiling)}
+    result |= run_identity()
     for depth in DEPTHS:
         rate = floor_rate(settings, groups, depth)
         result[f"{depth}_rps"] = round(rate)
         say(f"{depth}_rps {rate:,.0f} ({rate / ceiling:.3f} x ceiling)")
-    result["commit"] = subprocess.run(
-        ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False
-    ).stdout.strip()
-    result["machine"] = f"{platform.machine()}, {multiprocessing.cpu_count()} cores"
     save_result(args.out, "replay-floor", result)
 
 

@@ -82,6 +82,18 @@ def synthetic_log(records: int, companies: int, name: str) -> tuple[Settings, Pa
     return settings, workdir, report
 
 
+def run_identity() -> dict:
+    """The `commit` (of this checkout, from any directory) and `machine` a result was made on."""
+    commit = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT
+    ).stdout.strip()
+    return {
+        "commit": commit or None,
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python "
+        f"{platform.python_version()}",
+    }
+
+
 def save_result(out: Path, name: str, result: dict) -> Path:
     """Save `result` as `out/<today>-<name>.json` (the layout of docs/bench) and say where."""
     out.mkdir(parents=True, exist_ok=True)
@@ -404,17 +416,8 @@ def main() -> None:
         result["quix_stateful_rps"] = child_rate(
             "bench.quix_app", [topic, str(args.records)], env, workdir
         )
-    commit = subprocess.run(
-        ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT
-    ).stdout.strip()
-    result |= {
-        "records": args.records,
-        "companies": args.companies,
-        "database": kind,
-        "commit": commit or None,
-        "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python "
-        f"{platform.python_version()}",
-    }
+    result |= {"records": args.records, "companies": args.companies, "database": kind}
+    result |= run_identity()
     print(json.dumps(result, indent=2))
     save_result(args.out, kind, result)
     say(f"bench database (replay --verify it): DATABASE_URL={bench_db}")
