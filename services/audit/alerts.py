@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from alerts.outbox import CANCELLED, DELIVERED, OPERATIONAL_RULES
 from projections.rules import AlertCandidate
 from services.db.models import Alert
+from services.db.string_lists import string_list
 
 
 @dataclass
@@ -102,4 +103,4 @@ async def audit_alerts(
 
 
 def lineage_text(alert: AlertCandidate) -> str:
-    return json.dumps(list(alert.lineage))
+    return string_list(alert.lineage)

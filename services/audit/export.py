@@ -25,6 +25,7 @@ from events.serialization import canonical_json
 from projections.effective import LoggedEvent
 from projections.record_fold import fold_record, target_of
 from services.config import Settings
+from services.db.string_lists import string_list
 from services.log_reader import read_topic
 from services.topics import DEAL_EVENTS
 
@@ -163,7 +164,7 @@ def _rows(db: sqlite3.Connection, known_at: dt.date | None) -> Iterator[dict]:
             "partition": partition,
             "offset": offset,
             "chain_head": heads[(partition, offset)],
-            "lineage": json.dumps(list(fold.lineage)),
+            "lineage": string_list(fold.lineage),
             "record": canonical_json(record.model_dump(mode="json")).decode(),
         }
 
