@@ -20,7 +20,7 @@ from services.db.log_mirror import write_registry
 from services.db.schema import upgrade
 from services.projection.alerting import check_records, take_checks
 from services.projection.records import add_checks, lock_targets
-from services.projection.stale import queue_stale, take_stale
+from services.projection.stale import peek_stale, queue_stale, take_unchanged
 from services.projector import Projector, load_registry
 from tests.incremental import mirror
 
@@ -134,43 +134,49 @@ def test_large_folds_hold_row_locks_and_overlap(postgres_url: str) -> None:
     assert waited, "a fold of a target another transaction holds did not wait"
 
 
-async def _refresh_while_a_batch_requeues(url: str) -> tuple[list[str], list[str]]:
-    """A company queued (committed); a batch queues it again and stays open; a refresh takes
-    the queue meanwhile and commits; then the batch commits. What the refresh took, and
-    what is queued at the end."""
+async def _refresh_while_a_batch_requeues(url: str) -> tuple[set[str], list[str]]:
+    """Two companies queued (committed); a refresh reads the queue; a batch queues one of
+    them again and stays open; the refresh confirms what it read (waiting for the batch's
+    row lock), the batch commits meanwhile. What the refresh confirmed, and what is queued at
+    the end."""
     upgrade(url)
     engine = make_async_engine(url)
     sessions = session_factory(engine)
     try:
         async with sessions() as session, session.begin():
             await queue_stale(session, {"alpha": 0, "beta": 0})
+        async with sessions() as session:
+            peeked = await peek_stale(session, [0], 100)
         async with sessions() as batch, sessions() as refresh:
             await batch.begin()
             await queue_stale(batch, {"alpha": 0})  # its records would be written here too
             await refresh.begin()
             await refresh.execute(text("SET LOCAL lock_timeout = '10s'"))
-            taken = await take_stale(refresh, [0], 100)
-            await refresh.commit()
+            confirming = asyncio.ensure_future(take_unchanged(refresh, peeked))
+            await asyncio.sleep(0.5)
+            assert not confirming.done(), "the refresh did not wait for the open batch's row"
             await batch.commit()
+            confirmed = await confirming
+            await refresh.commit()
         async with sessions() as session:
             queued = list(
                 (
                     await session.execute(text("SELECT slug FROM stale_companies ORDER BY slug"))
                 ).scalars()
             )
-        return taken, queued
+        return confirmed, queued
     finally:
         await engine.dispose()
 
 
 def test_a_company_requeued_by_an_open_batch_stays_queued(postgres_url: str) -> None:
-    """A refresh that took a company while a batch with a new record of it was open read the
-    company without that record; the company must still be queued after both commit (with
-    `ON CONFLICT DO NOTHING` the batch took no lock, the refresh deleted the entry, and the
-    company stayed stale: `replay --verify` found such companies at 1M on PostgreSQL)."""
-    taken, queued = asyncio.run(_refresh_while_a_batch_requeues(postgres_url))
-    assert "beta" in taken, f"the refresh took {taken}"
-    assert "alpha" in queued, f"alpha left the queue while its batch was open (took {taken})"
+    """A refresh read a company while a batch with a new record of it was about to queue it
+    again; the refresh must not confirm it, and the company must still be queued after both
+    commit (before tokens, with `ON CONFLICT DO NOTHING`, the refresh deleted the entry and
+    the company stayed stale: `replay --verify` found such companies at 1M on PostgreSQL)."""
+    confirmed, queued = asyncio.run(_refresh_while_a_batch_requeues(postgres_url))
+    assert confirmed == {"beta"}, f"the refresh confirmed {confirmed}"
+    assert queued == ["alpha"], f"queued at the end: {queued}"
 
 
 async def _alert_pass_while_a_batch_requeues(url: str) -> tuple[list[str], list[str]]:

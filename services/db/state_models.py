@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import Column, Index, Integer, Text
+from sqlalchemy import BigInteger, Column, Index, Integer, Text
 from sqlmodel import Field, SQLModel
 
 STATE_FORMAT = 1
@@ -83,6 +83,9 @@ class StaleCompany(SQLModel, table=True):
 
     slug: str = Field(primary_key=True)
     partition: int
+    token: int = Field(default=0, sa_column=Column(BigInteger, nullable=False, server_default="0"))
+    """Written anew each time the company is queued: a refresh that read it writes the
+    company only if the token is unchanged when it commits (projection/stale.py)."""
 
 
 class FoldLock(SQLModel, table=True):

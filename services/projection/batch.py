@@ -14,7 +14,7 @@ from projections.thresholds import Thresholds
 from services.projection.companies import refresh_companies
 from services.projection.evaluation import evaluation_day
 from services.projection.records import FoldOutcome, Prepared, fold_targets, prepare
-from services.projection.stale import forget_stale, queue_stale
+from services.projection.stale import queue_stale
 
 
 def earliest_copies(events: Iterable[LoggedEvent]) -> dict[str, LoggedEvent]:
@@ -54,8 +54,7 @@ async def fold_batch(
     outcome = await fold_targets(
         session, targets, day, batch, prepared=prepared, thresholds=thresholds
     )
-    if live:  # dequeued first: a backlog batch committing meanwhile queues them again
-        await forget_stale(session, outcome.companies)
+    if live:  # refreshed now, and taken off the refresh queue (projection/stale.py)
         await refresh_companies(session, outcome.companies, day)
     else:
         await queue_stale(session, {c: outcome.partitions.get(c, 0) for c in outcome.companies})

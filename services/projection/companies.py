@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections import defaultdict
+from dataclasses import dataclass, field
 
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -17,7 +18,7 @@ from services.db.bulk import is_postgresql
 from services.db.keyed import among
 from services.db.log_mirror import insert_or_lock, upsert
 from services.db.models import Company, RegistryEntry, Watchlist
-from services.db.state_models import CompanyState, RecordState
+from services.db.state_models import CompanyState, RecordState, StaleCompany
 from services.projection.codec import decode
 from services.projection.records import add_checks, chunks
 
@@ -35,43 +36,95 @@ async def lock_companies(session: AsyncSession, slugs: list[str]) -> None:
     )
 
 
+@dataclass
+class CompanyInputs:
+    """What a refresh of some companies reads: their effective records as of the day, their
+    registry entries, and the status and basis their state rows hold."""
+
+    slugs: list[str]
+    records: dict[str, list[FeedRecord]] = field(default_factory=lambda: defaultdict(list))
+    registry: dict[str, tuple] = field(default_factory=dict)
+    before: dict[str, tuple[str, str]] = field(default_factory=dict)
+
+
+@dataclass
+class CompanyRows:
+    """The rows a refresh writes, computed from `CompanyInputs` alone (pure Python)."""
+
+    watch: list[dict] = field(default_factory=list)
+    gone_watch: list[str] = field(default_factory=list)
+    companies: list[dict] = field(default_factory=list)
+    gone_companies: list[str] = field(default_factory=list)
+    states: list[dict] = field(default_factory=list)
+
+    def only(self, slugs: set[str]) -> CompanyRows:
+        """The rows of `slugs` alone (a refresh whose other companies changed meanwhile)."""
+        return CompanyRows(
+            [r for r in self.watch if r["company"] in slugs],
+            [s for s in self.gone_watch if s in slugs],
+            [r for r in self.companies if r["slug"] in slugs],
+            [s for s in self.gone_companies if s in slugs],
+            [r for r in self.states if r["slug"] in slugs],
+        )
+
+
 async def refresh_companies(session: AsyncSession, slugs: set[str], day: dt.date) -> int:
-    """Recompute status, watchlist row and company row of `slugs` as of `day`; returns how
-    many changed status or basis (each queued for the alert pass)."""
+    """Recompute status, watchlist row and company row of `slugs` as of `day`, in the
+    session's transaction; returns how many changed status or basis (each queued for the
+    alert pass). Their queue entries go first: a refresh that read them from the queue before
+    (projection/stale.py) then writes none of them over this one."""
     ordered = sorted(slugs)
     if not ordered:
         return 0
+    await dequeue(session, ordered)
     await lock_companies(session, ordered)
-    records: dict[str, list[FeedRecord]] = defaultdict(list)
-    registry: dict[str, tuple] = {}
-    before: dict[str, tuple[str, str]] = {}
+    inputs = await read_inputs(session, ordered, day)
+    return await write_rows(session, company_rows(inputs, day))
+
+
+async def dequeue(session: AsyncSession, slugs: list[str]) -> None:
+    """Drop the refresh-queue entries of `slugs` (services/projection/stale.py)."""
+    for part in chunks(slugs):
+        await session.execute(delete(StaleCompany).where(among(session, StaleCompany.slug, part)))
+
+
+async def read_inputs(session: AsyncSession, slugs: list[str], day: dt.date) -> CompanyInputs:
+    """The records, registry entries and state rows of `slugs` (in slug order)."""
+    inputs = CompanyInputs(slugs)
     c = RecordState.__table__.c
     r = RegistryEntry.__table__.c
     k = CompanyState.__table__.c
-    for part in chunks(ordered):
+    for part in chunks(slugs):
         rows = await session.execute(
             select(c.company, c.record).where(
                 among(session, c.company, part), c.record.is_not(None), c.date <= day
             )
         )
         for company, text in rows:
-            records[company].append(decode(text))
+            inputs.records[company].append(decode(text))
         entries = await session.execute(
             select(r.slug, r.name, r.role, r.country).where(among(session, r.slug, part))
         )
-        registry.update({slug: (name, role, country) for slug, name, role, country in entries})
+        inputs.registry.update({slug: tuple(entry) for slug, *entry in entries})
         states = await session.execute(
             select(k.slug, k.status, k.basis).where(among(session, k.slug, part))
         )
-        before.update({slug: (status, basis) for slug, status, basis in states})
-    watch, gone_watch, company_rows, gone_companies, states, checks = [], [], [], [], [], []
-    for slug in ordered:
-        own = records.get(slug, [])
+        inputs.before.update({slug: (status, basis) for slug, status, basis in states})
+    return inputs
+
+
+def company_rows(inputs: CompanyInputs, day: dt.date) -> CompanyRows:
+    """Each company's watchlist and company rows as of `day`, with the spec's own functions,
+    and the state rows of those whose status or basis changed."""
+    out = CompanyRows()
+    registry = inputs.registry
+    for slug in inputs.slugs:
+        own = inputs.records.get(slug, [])
         status = company_status(slug, own, day)
         if status.status == "unknown":
-            gone_watch.append(slug)
+            out.gone_watch.append(slug)
         else:
-            watch.append(
+            out.watch.append(
                 {
                     "company": slug,
                     "status": status.status,
@@ -83,10 +136,10 @@ async def refresh_companies(session: AsyncSession, slugs: set[str], day: dt.date
             )
         facts = company_facts(own, [slug] if slug in registry else [], [status])
         if not facts:
-            gone_companies.append(slug)
+            out.gone_companies.append(slug)
         for f in facts:
             name, role, country = registry.get(slug, (None, None, None))
-            company_rows.append(
+            out.companies.append(
                 {
                     "slug": slug,
                     "name": name,
@@ -99,15 +152,20 @@ async def refresh_companies(session: AsyncSession, slugs: set[str], day: dt.date
                 }
             )
         now = (status.status, json.dumps(list(status.basis)))
-        if before.get(slug) != now:
-            states.append({"slug": slug, "status": now[0], "basis": now[1]})
-            checks.append({"kind": "company", "key": slug})
-    for part in chunks(gone_watch):
+        if inputs.before.get(slug) != now:
+            out.states.append({"slug": slug, "status": now[0], "basis": now[1]})
+    return out
+
+
+async def write_rows(session: AsyncSession, rows: CompanyRows) -> int:
+    """Write a refresh's rows; queue each company whose status or basis changed for the alert
+    pass, and return how many."""
+    for part in chunks(rows.gone_watch):
         await session.execute(delete(Watchlist).where(among(session, Watchlist.company, part)))
-    for part in chunks(gone_companies):
+    for part in chunks(rows.gone_companies):
         await session.execute(delete(Company).where(among(session, Company.slug, part)))
-    await upsert(session, Watchlist, watch, ["company"])
-    await upsert(session, Company, company_rows, ["slug"])
-    await upsert(session, CompanyState, states, ["slug"])
-    await add_checks(session, checks)
-    return len(checks)
+    await upsert(session, Watchlist, rows.watch, ["company"])
+    await upsert(session, Company, rows.companies, ["slug"])
+    await upsert(session, CompanyState, rows.states, ["slug"])
+    await add_checks(session, [{"kind": "company", "key": r["slug"]} for r in rows.states])
+    return len(rows.states)

@@ -33,3 +33,12 @@ async def evaluation_day(session: AsyncSession, today: dt.date) -> dt.date:
         query = query.with_for_update(read=True)
     day = await session.scalar(query)
     return day or today
+
+
+async def current_day(session: AsyncSession, today: dt.date) -> dt.date:
+    """The evaluation day as committed, read without writing or locking (`today` when none is
+    set yet): for work that reads first and confirms the day in its write transaction."""
+    day = await session.scalar(
+        select(ProjectionState.evaluation_day).where(ProjectionState.id == 1)
+    )
+    return day or today
