@@ -162,8 +162,9 @@ class Workers:
         return all(p.poll() is None for p in self.processes)
 
     def stop(self) -> list[float]:
-        """Stop them; the peak RSS (MB) of each (VmHWM, read just before they stop)."""
-        peaks = [peak_rss_mb(p.pid) for p in self.processes]
+        """Stop them; the peak RSS (MB) of each (VmHWM, read just before they stop): the
+        largest of the worker and its refresh processes (services/projection/refresh_pool)."""
+        peaks = [max(map(peak_rss_mb, process_tree(p.pid))) for p in self.processes]
         for p in self.processes:
             p.terminate()
         for p in self.processes:

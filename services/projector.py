@@ -23,6 +23,7 @@ from services.db.log_mirror import lock_state
 from services.db.models import ProjectionState, RegistryEntry, Watchlist
 from services.db.state_models import PendingCheck, RecordState
 from services.projection import alerting
+from services.projection.refresh_pool import RefreshPool
 from services.projection.series import SeriesMerger
 from services.projection.stale import refresh_stale, stale_count
 from services.projection.upkeep import (
@@ -68,10 +69,14 @@ async def _locked_state(session: AsyncSession) -> ProjectionState:
 class Projector:
     """One per process, reused from tick to tick (it keeps the series totals in memory)."""
 
-    def __init__(self, engine: AsyncEngine, rules: RulesConfig) -> None:
+    def __init__(
+        self, engine: AsyncEngine, rules: RulesConfig, refresh_pool: RefreshPool | None = None
+    ) -> None:
         self.engine = engine
         self.rules = rules
         self.merger = SeriesMerger()
+        self.refresh_pool = refresh_pool
+        """Processes that read and compute large company refreshes (projection/refresh_pool)."""
 
     async def run(
         self,
@@ -144,7 +149,9 @@ class Projector:
             )
         refreshed = 0
         if stale_partitions is None or stale_partitions:
-            refreshed = await refresh_stale(self.engine, evaluation_day, stale_partitions)
+            refreshed = await refresh_stale(
+                self.engine, evaluation_day, stale_partitions, pool=self.refresh_pool
+            )
         changed = work or merged or diff.upserts or diff.deletes or issues or added or refreshed
         cancelled = 0
         if record_alerts:

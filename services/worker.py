@@ -38,6 +38,7 @@ from services.faust_consumer import use_batch_drain
 from services.group_commit import GroupCommit
 from services.projection.batch import fold_batch, prepare_batch
 from services.projection.records import Prepared, merge_prepared
+from services.projection.refresh_pool import RefreshPool
 from services.projector import Projector
 from services.runtime import FreeMemoryReleaser, tune_gc_for_batches
 from services.topics import COMPANIES, DEAL_EVENTS
@@ -188,6 +189,8 @@ class Projections:
     async def close(self) -> None:
         """Release the broker client and the database connections."""
         await self.log_ends.close()
+        if self._projector is not None and self._projector.refresh_pool is not None:
+            self._projector.refresh_pool.close()
         if self._engine is not None:
             await self._engine.dispose()
 
@@ -258,7 +261,9 @@ class Projections:
     async def project(self) -> None:
         s = self.settings
         if self._projector is None:
-            self._projector = Projector(self.engine, self.rules)
+            self._projector = Projector(
+                self.engine, self.rules, RefreshPool(self.settings.database_url)
+            )
         try:
             behind = await lag(self.engine, await self.log_ends.offsets())
             since = time.monotonic() - self.last_projection

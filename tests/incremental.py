@@ -16,6 +16,7 @@ from services.db.log_mirror import Consumed, Message, write_events, write_regist
 from services.db.schema import upgrade
 from services.projection.batch import fold_batch, prepare_batch
 from services.projection.records import merge_prepared
+from services.projection.refresh_pool import RefreshPool
 from services.projector import Projector, load_registry
 from services.worker import decoded_row
 
@@ -58,17 +59,20 @@ async def run_incremental(
     registry_updates: dict[int, list[dict]] | None = None,
     tick_day: dt.date | None = None,
     live: Sequence[bool] = (),
+    refresh_chunk: int | None = None,
 ) -> list[TableCheck]:
     """Mirror `batches` in order (read from a backlog when `live[i]` is False: its companies
     are queued; a projector tick after batch i when `ticks[i]`, as of `tick_day` when given:
     the evaluation day then moves to `day`; each tick refreshes the queued companies of one
     partition; alerts only at the end), then compare the tables with `project()` over every
-    event as of `day`."""
+    event as of `day`. With `refresh_chunk`, queued companies are refreshed in two
+    processes (services/projection/refresh_pool), that many at a time."""
     upgrade(url)
     engine = make_async_engine(url)
+    pool = RefreshPool(url, 2, refresh_chunk) if refresh_chunk else None
     try:
         sessions = session_factory(engine)
-        projector = Projector(engine, rules)
+        projector = Projector(engine, rules, pool)
         async with sessions() as session, session.begin():
             await write_registry(session, registry_rows, [], [])
         updates = registry_updates or {}
@@ -105,4 +109,6 @@ async def run_incremental(
                 session, projection, registry, {e.event.event_id for e in events}
             )
     finally:
+        if pool is not None:
+            pool.close()
         await engine.dispose()

@@ -69,9 +69,25 @@ def test_incremental_equals_project_postgresql(log, pg_admin_url) -> None:
         _check(url, log)
 
 
-@pytest.mark.parametrize("seed", [1, 2, 3])
-def test_seed_feed_in_any_batches_equals_project(seed: int, tmp_path) -> None:
-    """The seed feed, shuffled into random batches, with ticks in between."""
+@pytest.mark.parametrize(
+    ("seed", "refresh_chunk"), [(1, None), (2, None), (3, None), (4, 3), (5, 7)]
+)
+def test_seed_feed_in_any_batches_equals_project(
+    seed: int, refresh_chunk: int | None, tmp_path
+) -> None:
+    """The seed feed, shuffled into random batches, with ticks in between (the queued
+    companies refreshed in a pool of processes, `refresh_chunk` at a time, when given)."""
+    _check_seed(f"sqlite:///{tmp_path / 'seed.db'}", seed, refresh_chunk)
+
+
+def test_seed_feed_refreshed_in_a_pool_equals_project_postgresql(pg_admin_url) -> None:
+    from tests.conftest import fresh_postgres_database
+
+    with fresh_postgres_database(pg_admin_url) as url:
+        _check_seed(url, 6, 4)
+
+
+def _check_seed(url: str, seed: int, refresh_chunk: int | None) -> None:
     import csv
 
     rng = random.Random(seed)
@@ -87,13 +103,14 @@ def test_seed_feed_in_any_batches_equals_project(seed: int, tmp_path) -> None:
     ]
     checks = asyncio.run(
         run_incremental(
-            f"sqlite:///{tmp_path / 'seed.db'}",
+            url,
             registry,
             batches,
             DAY,
             load_rules(None),
             [rng.random() < 0.5 for _ in batches],
             live=[rng.random() < 0.5 for _ in batches],
+            refresh_chunk=refresh_chunk,
         )
     )
     _assert_equal(checks)

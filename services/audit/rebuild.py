@@ -26,6 +26,7 @@ from services.db.log_mirror import Consumed, Message, consumed_of, write_events,
 from services.db.schema import upgrade
 from services.log_reader import read_topic
 from services.projection.batch import fold_batch, prepare_batch
+from services.projection.refresh_pool import RefreshPool
 from services.projector import ProjectionOutcome, Projector
 from services.runtime import FreeMemoryReleaser, tune_gc_for_batches
 from services.topics import COMPANIES, DEAL_EVENTS
@@ -57,12 +58,13 @@ async def rebuild(
     tune_gc_for_batches()
     upgrade(url)
     engine = make_async_engine(url)
+    pool = RefreshPool(url, processes)
     try:
         await _mirror_registry(settings, engine, advance)
         await _mirror_events(
             settings, url, engine, known_at, evaluation_day, advance, processes, rules.thresholds
         )
-        return await Projector(engine, rules).run(
+        return await Projector(engine, rules, pool).run(
             evaluation_day,
             settings.dealwatch_window_days,
             record_alerts=True,
@@ -70,6 +72,7 @@ async def rebuild(
             count=True,
         )
     finally:
+        pool.close()
         await engine.dispose()
 
 

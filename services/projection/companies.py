@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from events.records import FeedRecord
 from projections.burn import company_status
@@ -91,26 +92,46 @@ async def dequeue(session: AsyncSession, slugs: list[str]) -> None:
 async def read_inputs(session: AsyncSession, slugs: list[str], day: dt.date) -> CompanyInputs:
     """The records, registry entries and state rows of `slugs` (in slug order)."""
     inputs = CompanyInputs(slugs)
+    for part in chunks(slugs):
+        records, entries, states = _input_queries(session, part, day)
+        _collect(
+            inputs,
+            await session.execute(records),
+            await session.execute(entries),
+            await session.execute(states),
+        )
+    return inputs
+
+
+def read_inputs_sync(session: Session, slugs: list[str], day: dt.date) -> CompanyInputs:
+    """`read_inputs` on a synchronous session (a refresh process, projection/refresh_pool)."""
+    inputs = CompanyInputs(slugs)
+    for part in chunks(slugs):
+        records, entries, states = _input_queries(session, part, day)
+        _collect(
+            inputs, session.execute(records), session.execute(entries), session.execute(states)
+        )
+    return inputs
+
+
+def _input_queries(session, part: list[str], day: dt.date) -> tuple:
     c = RecordState.__table__.c
     r = RegistryEntry.__table__.c
     k = CompanyState.__table__.c
-    for part in chunks(slugs):
-        rows = await session.execute(
-            select(c.company, c.record).where(
-                among(session, c.company, part), c.record.is_not(None), c.date <= day
-            )
-        )
-        for company, text in rows:
-            inputs.records[company].append(decode(text))
-        entries = await session.execute(
-            select(r.slug, r.name, r.role, r.country).where(among(session, r.slug, part))
-        )
-        inputs.registry.update({slug: tuple(entry) for slug, *entry in entries})
-        states = await session.execute(
-            select(k.slug, k.status, k.basis).where(among(session, k.slug, part))
-        )
-        inputs.before.update({slug: (status, basis) for slug, status, basis in states})
-    return inputs
+    return (
+        select(c.company, c.record).where(
+            among(session, c.company, part), c.record.is_not(None), c.date <= day
+        ),
+        select(r.slug, r.name, r.role, r.country).where(among(session, r.slug, part)),
+        select(k.slug, k.status, k.basis).where(among(session, k.slug, part)),
+    )
+
+
+def _collect(inputs: CompanyInputs, records, entries, states) -> None:
+    for company, text in records:
+        inputs.records[company].append(decode(text))
+    inputs.registry.update({slug: tuple(entry) for slug, *entry in entries})
+    inputs.before.update({slug: (status, basis) for slug, status, basis in states})
 
 
 def company_rows(inputs: CompanyInputs, day: dt.date) -> CompanyRows:

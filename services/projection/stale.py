@@ -8,8 +8,10 @@ worker that owns the partition they came from refreshes each once, when it has c
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import secrets
+from collections import deque
 from collections.abc import Collection, Mapping
 
 from sqlalchemy import func, select
@@ -22,8 +24,9 @@ from services.db.state_models import StaleCompany
 from services.projection.companies import company_rows, dequeue, read_inputs, write_rows
 from services.projection.evaluation import current_day, evaluation_day
 from services.projection.records import chunks
+from services.projection.refresh_pool import RefreshPool
 
-REFRESH_CHUNK = 2_000  # companies per refresh transaction: live batches interleave
+REFRESH_CHUNK = 2_000  # companies per refresh transaction (a pool's: RefreshPool.chunk)
 ANY_WORKER = -1
 """The partition of companies queued by a new evaluation day: every company moves with the
 calendar, whoever owns it; any worker may take them."""
@@ -55,12 +58,17 @@ async def queue_all(session: AsyncSession, slugs: Collection[str]) -> None:
 
 
 async def peek_stale(
-    session: AsyncSession, partitions: Collection[int] | None, limit: int
+    session: AsyncSession,
+    partitions: Collection[int] | None,
+    limit: int,
+    after: str | None = None,
 ) -> dict[str, int]:
-    """Up to `limit` queued companies of `partitions` (all when None), in slug order, with
-    their tokens; nothing is removed or locked."""
+    """Up to `limit` queued companies of `partitions` (all when None), in slug order from
+    after `after`, with their tokens; nothing is removed or locked."""
     t = StaleCompany.__table__.c
     query = select(t.slug, t.token).order_by(t.slug).limit(limit)
+    if after is not None:
+        query = query.where(t.slug > after)
     if partitions is not None:
         query = query.where(t.partition.in_([ANY_WORKER, *sorted(partitions)]))
     return {slug: token for slug, token in await session.execute(query)}
@@ -89,30 +97,74 @@ async def refresh_stale(
     today: dt.date,
     partitions: Collection[int] | None = None,
     limit: int = REFRESH_CHUNK,
+    pool: RefreshPool | None = None,
 ) -> int:
     """Refresh every queued company of `partitions`, a chunk at a time; how many.
 
     Each chunk is read and computed outside any write transaction, then written in a short
     one with those of its companies no batch changed meanwhile (`take_unchanged`): on SQLite
     the one write lock is held for the writes alone, so two workers refreshing at the end of
-    a backlog read and compute side by side instead of taking turns. Stops early when a
-    chunk writes nothing (every company of it changed meanwhile: the next tick tries again)."""
-    done = 0
+    a backlog read and compute side by side instead of taking turns. With a `pool`, a queue
+    of more than one chunk is read and computed in its processes, a chunk each at a time.
+    Companies changed meanwhile stay queued for the next call."""
+    limit = pool.chunk if pool is not None else limit
     sessions = session_factory(engine)
+    async with sessions() as session:
+        day = await current_day(session, today)
+        peeked = await peek_stale(session, partitions, limit)
+    if not peeked:
+        return 0
+    if pool is not None and len(peeked) == limit:
+        return await _refresh_in_pool(engine, today, partitions, limit, pool, day, peeked)
+    done = 0
     while True:
         async with sessions() as session:
-            day = await current_day(session, today)
-            peeked = await peek_stale(session, partitions, limit)
             inputs = await read_inputs(session, sorted(peeked), day)
-        rows = company_rows(inputs, day)
-        unchanged: set[str] = set()
-        async with sessions() as session, session.begin():
-            if await evaluation_day(session, today) == day:  # else a new day queued them all
-                unchanged = await take_unchanged(session, peeked)
-                await write_rows(session, rows.only(unchanged))
-        done += len(unchanged)
-        if len(peeked) < limit or not unchanged:
+        done += await _write_unchanged(engine, today, day, peeked, company_rows(inputs, day))
+        if len(peeked) < limit:
             return done
+        async with sessions() as session:
+            day = await current_day(session, today)
+            peeked = await peek_stale(session, partitions, limit, after=max(peeked))
+
+
+async def _refresh_in_pool(engine, today, partitions, limit, pool, day, peeked) -> int:
+    """`refresh_stale`'s chunks computed in `pool`, as many at a time as it has processes,
+    written in order as each is done."""
+    sessions = session_factory(engine)
+    in_flight: deque[tuple[dt.date, dict[str, int], asyncio.Future]] = deque()
+    done = 0
+    while peeked or in_flight:
+        while peeked and len(in_flight) < pool.processes:
+            rows = asyncio.ensure_future(pool.rows(sorted(peeked), day))
+            in_flight.append((day, peeked, rows))
+            if len(peeked) < limit:
+                peeked = {}
+                break
+            async with sessions() as session:
+                day = await current_day(session, today)
+                peeked = await peek_stale(session, partitions, limit, after=max(peeked))
+        chunk_day, chunk, rows = in_flight.popleft()
+        try:
+            done += await _write_unchanged(engine, today, chunk_day, chunk, await rows)
+        except BaseException:
+            for *_, waiting in in_flight:
+                waiting.cancel()
+            raise
+    return done
+
+
+async def _write_unchanged(
+    engine: AsyncEngine, today: dt.date, day: dt.date, peeked: Mapping[str, int], rows
+) -> int:
+    """Write the rows of the companies of `peeked` still queued under their tokens (read as
+    of `day`), in one transaction; how many."""
+    async with session_factory(engine)() as session, session.begin():
+        if await evaluation_day(session, today) != day:  # a new day queued them all again
+            return 0
+        unchanged = await take_unchanged(session, peeked)
+        await write_rows(session, rows.only(unchanged))
+    return len(unchanged)
 
 
 async def stale_count(session: AsyncSession) -> int:
