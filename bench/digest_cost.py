@@ -26,7 +26,7 @@ from projections.effective import LoggedEvent
 from services.db.engine import make_async_engine, session_factory
 from services.db.models import Event
 from services.projection.digest import digest_from_tables
-from services.projector import load_registry
+from services.projection.projector import load_registry
 
 
 async def measure(url: str, day: dt.date, days: int, window_days: int, whole_log: bool) -> dict:

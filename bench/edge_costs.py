@@ -25,7 +25,7 @@ from pathlib import Path
 from bench.run import ROOT, peak_rss_mb, process_tree, run_identity, save_result
 from services.config import Settings
 from services.db.engine import backend
-from services.digest_index import index_path
+from services.ingest.digest_index import index_path
 
 
 def measured(command: list[str], env: dict, ok: tuple[int, ...] = (0,)) -> dict:

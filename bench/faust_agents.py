@@ -3,7 +3,8 @@
 `bare`: decode batches from `stream.take` and nothing else. `table`: update a Faust table
 per event (the naive way to keep per-company state). Prints JSON with the measured rate.
 BENCH_TUNE_GC=1 tunes the garbage collector as `dealwatch worker` does (services/runtime.py);
-BENCH_BATCH_DRAIN=1 uses the worker's consumer (services/faust_consumer.py) instead of Faust's.
+BENCH_BATCH_DRAIN=1 uses the worker's consumer (services/worker/faust_consumer.py)
+instead of Faust's.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ def main() -> None:
         topic_partitions=6,
     )
     if os.environ.get("BENCH_BATCH_DRAIN"):
-        from services.faust_consumer import use_batch_drain
+        from services.worker.faust_consumer import use_batch_drain
 
         use_batch_drain(app)
     topic = app.topic(

@@ -2,7 +2,7 @@
 topic in one run. Faust reads its settings from the environment (BROKER_MAX_POLL_RECORDS,
 CONSUMER_MAX_FETCH_SIZE, STREAM_BUFFER_MAXSIZE); the agent's `take` size and window come from
 BENCH_TAKE / BENCH_WITHIN; BENCH_BATCH_DRAIN swaps in the worker's consumer
-(services/faust_consumer.py).
+(services/worker/faust_consumer.py).
 
     python -m bench.faust_tuning [--records 100000] [--companies 10000]
 """
@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 
 from bench.run import RESULTS, child_env, child_rate, save_result, say, synthetic_log
-from services.topics import DEAL_EVENTS
+from services.kafka.topics import DEAL_EVENTS
 
 VARIANTS: list[tuple[str, dict[str, str]]] = [
     ("defaults (take 2000 within 0.5 s)", {}),

@@ -27,7 +27,7 @@ from services.db.schema import upgrade
 from services.projection.batch import fold_batch, prepare_batch
 from services.projection.stale import refresh_stale
 from services.runtime import tune_gc_for_batches
-from services.worker import BATCH_SIZE, decoded_row
+from services.worker.app import BATCH_SIZE, decoded_row
 from tests.synthetic import synthetic_records
 
 DAY = dt.date(2024, 12, 31)

@@ -31,7 +31,7 @@ from pathlib import Path
 from bench.run import RESULTS, bare_aiokafka, run_identity, save_result, say, synthetic_log
 from services.audit.processes import deal_event_partitions, partition_groups
 from services.config import Settings
-from services.topics import DEAL_EVENTS
+from services.kafka.topics import DEAL_EVENTS
 
 DEPTHS = ("read", "decode", "prepare")
 
@@ -40,10 +40,10 @@ def _floor(settings: Settings, partitions: list[int], depth: str) -> tuple[int, 
     """In a child: read (and decode, and prepare) `partitions`; messages and seconds."""
     from projections.effective import LoggedEvent
     from services.audit.rebuild import BATCH
-    from services.log_reader import read_topic
+    from services.kafka.log_reader import read_topic
     from services.projection.batch import prepare_batch
     from services.runtime import tune_gc_for_batches
-    from services.worker import decoded_row
+    from services.worker.app import decoded_row
 
     tune_gc_for_batches()
 

@@ -27,10 +27,10 @@ from sqlalchemy import text
 from services.config import Settings
 from services.db.engine import make_sync_engine
 from services.db.schema import upgrade
-from services.ingest import IngestReport, ingest_feed, ingest_registry
-from services.kafka_clients import client_kwargs, topic_partitions
-from services.kafka_local import ensure_broker
-from services.topics import DEAL_EVENTS
+from services.ingest.pipeline import IngestReport, ingest_feed, ingest_registry
+from services.kafka.clients import client_kwargs, topic_partitions
+from services.kafka.local import ensure_broker
+from services.kafka.topics import DEAL_EVENTS
 from tests.synthetic import synthetic_records, write_jsonl, write_registry
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -257,12 +257,12 @@ def fresh_database(kind: str, workdir: Path, name: str) -> str:
 async def alert_latencies(
     settings: Settings, url: str, how_many: int, dated: dt.date
 ) -> list[float]:
-    """Ingest one $3B round at a time (`services.ingest.Ingest`: what `dealwatch ingest` does,
-    its start-up aside: checked against the digest index, sent through the idempotent
+    """Ingest one $3B round at a time (`services.ingest.pipeline.Ingest`: what `dealwatch
+    ingest` does, its start-up aside: checked against the digest index, sent through the idempotent
     producer, its digest recorded); ms from the put until its alert is in the outbox."""
     from events.feed import Accepted
     from events.records import parse_record
-    from services.ingest import Ingest
+    from services.ingest.pipeline import Ingest
 
     engine = make_sync_engine(url)
     query = text("SELECT COUNT(*) FROM alerts WHERE alert_key = :key")
@@ -372,8 +372,8 @@ def main() -> None:
                 f"{busy_share(cpu, cpu_ticks()):.0%} of {os.cpu_count()} cores)"
             )
             if n == 1:
-                from services.catchup import wait_until_caught_up
                 from services.db.engine import make_async_engine
+                from services.worker.catchup import wait_until_caught_up
 
                 async def settled(url=url) -> float:
                     engine = make_async_engine(url)

@@ -1,4 +1,4 @@
-"""Where a backlog's live cost goes: the real worker (`services.worker.create_app`, Faust,
+"""Where a backlog's live cost goes: the real worker (`services.worker.app.create_app`, Faust,
 the write-ahead) catching up one log three times, its batch write cut down each time.
 
     python -m bench.worker_parts [--records 200000] [--companies 20000] [--out docs/bench]
@@ -32,7 +32,7 @@ def child(mode: str, count: int, result: Path) -> None:
     """In a child process: the worker with its batch write cut down to `mode`; writes the
     rate to `result` once `count` events were handed to the write, then exits (a file, not
     stdout: Faust's worker sends stdout to its log)."""
-    import services.worker as worker
+    import services.worker.app as worker
     from services.config import get_settings
     from services.projection.records import FoldOutcome
 

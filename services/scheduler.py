@@ -23,13 +23,13 @@ from alerts.outbox import PENDING
 from alerts.rules_config import RulesConfig, load_rules
 from alerts.slack import make_sender
 from events.serialization import canonical_json
-from services.catchup import LogEnds, lag
 from services.config import Settings, get_settings
 from services.db.engine import make_async_engine, session_factory, sync_url
 from services.db.log_mirror import dialect_insert
 from services.db.models import Alert
 from services.projection.digest import digest_from_tables
-from services.projector import ProjectionOutcome, load_registry, run_projection
+from services.projection.projector import ProjectionOutcome, load_registry, run_projection
+from services.worker.catchup import LogEnds, lag
 
 log = logging.getLogger("dealwatch.scheduler")
 MISFIRE_GRACE = 6 * 3600

@@ -25,7 +25,7 @@ def _isolated(settings: Settings, **changes) -> Settings:
 @pytest.fixture(scope="session")
 def broker() -> Settings:
     """Settings pointing at the session's broker, started here if none answers."""
-    from services.kafka_local import ensure_broker
+    from services.kafka.local import ensure_broker
 
     settings = Settings()
     ensure_broker(settings)
@@ -46,7 +46,7 @@ async def delete_topics_with_prefix(settings: Settings, prefix: str) -> list[str
     """Delete every topic whose name starts with `prefix`; returns their names."""
     from aiokafka.admin import AIOKafkaAdminClient
 
-    from services.kafka_clients import client_kwargs
+    from services.kafka.clients import client_kwargs
 
     admin = AIOKafkaAdminClient(**client_kwargs(settings))
     await admin.start()

@@ -15,10 +15,10 @@ from services.db.engine import make_async_engine, session_factory
 from services.db.log_mirror import Consumed, Message, write_events, write_registry
 from services.db.schema import upgrade
 from services.projection.batch import fold_batch, prepare_batch
+from services.projection.projector import Projector, load_registry
 from services.projection.records import merge_prepared
 from services.projection.refresh_pool import RefreshPool
-from services.projector import Projector, load_registry
-from services.worker import decoded_row
+from services.worker.app import decoded_row
 
 TOPIC = "deal-events"
 

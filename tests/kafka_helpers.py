@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 
 from services.config import Settings
-from services.kafka_clients import client_kwargs
+from services.kafka.clients import client_kwargs
 
 
 async def read_topic(settings: Settings, topic: str) -> list[ConsumerRecord]:

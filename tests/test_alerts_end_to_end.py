@@ -17,7 +17,7 @@ import pytest
 
 from services.config import Settings
 from services.db.schema import upgrade
-from services.ingest import ingest_feed, ingest_registry
+from services.ingest.pipeline import ingest_feed, ingest_registry
 from services.seed import SEED_FEED, SEED_REGISTRY
 from tests.expected import expected
 from tests.slack_server import TOKEN, FakeSlack, SlackServerThread

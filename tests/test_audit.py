@@ -19,10 +19,10 @@ from services.cli import app
 from services.config import Settings, get_settings
 from services.db.engine import make_sync_engine
 from services.db.schema import upgrade
-from services.ingest import ingest_feed, ingest_registry
-from services.kafka_clients import client_kwargs
+from services.ingest.pipeline import ingest_feed, ingest_registry
+from services.kafka.clients import client_kwargs
+from services.kafka.topics import DEAL_EVENTS
 from services.seed import SEED_FEED, SEED_REGISTRY
-from services.topics import DEAL_EVENTS
 from tests.scenarios import EXTRA_RECORDS
 from tests.workers import dump_tables, run_worker_until_caught_up
 

@@ -69,7 +69,7 @@ def test_edge_costs_measure_every_command(kafka: Settings, sqlite_url: str, tmp_
     import asyncio
 
     from services.db.schema import upgrade
-    from services.ingest import ingest_feed, ingest_registry
+    from services.ingest.pipeline import ingest_feed, ingest_registry
     from services.seed import SEED_FEED, SEED_REGISTRY
     from tests.workers import run_worker_until_caught_up
 

@@ -19,9 +19,9 @@ from services.db.engine import make_async_engine, session_factory
 from services.db.log_mirror import write_registry
 from services.db.schema import upgrade
 from services.projection.alerting import check_records, take_checks
+from services.projection.projector import Projector, load_registry
 from services.projection.records import add_checks, lock_targets
 from services.projection.stale import peek_stale, queue_stale, take_unchanged
-from services.projector import Projector, load_registry
 from tests.incremental import mirror
 
 DAY = dt.date(2024, 12, 31)

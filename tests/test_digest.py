@@ -20,7 +20,7 @@ from services.db.engine import make_async_engine, session_factory
 from services.db.log_mirror import write_registry
 from services.db.schema import upgrade
 from services.projection.digest import digest_from_tables
-from services.projector import Projector, load_registry
+from services.projection.projector import Projector, load_registry
 from services.seed import SEED_REGISTRY
 from tests.incremental import mirror
 from tests.random_logs import DAY, dates, logs, registry_rows

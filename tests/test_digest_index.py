@@ -1,4 +1,4 @@
-"""The local index of `deal-events.digests` (services/digest_index.py), against the real
+"""The local index of `deal-events.digests` (services/ingest/digest_index.py), against the real
 broker: it reads only what the topic gained since it last did, answers what the topic says,
 and rebuilds itself from the topic when its file no longer matches (or is not a database)."""
 
@@ -12,9 +12,9 @@ from pathlib import Path
 from events.envelope import DealEvent
 from events.records import parse_record
 from services.config import Settings
-from services.digest_index import DigestIndex, index_path
-from services.ingest import ingest_feed
-from services.record_digests import digest_of
+from services.ingest.digest_index import DigestIndex, index_path
+from services.ingest.pipeline import ingest_feed
+from services.ingest.record_digests import digest_of
 
 
 def _feed(path: Path, first: int, count: int) -> Path:

@@ -1,4 +1,4 @@
-"""The worker's Faust consumer (services/faust_consumer.py) and monitor (faust_monitor.py):
+"""The worker's Faust consumer (services/worker/faust_consumer.py) and monitor (faust_monitor.py):
 each fetched batch reaches the streams whole and in order, and a suspended flow (a rebalance)
 still abandons a delivery blocked on a full stream buffer. The consumer is the one the
 worker's app builds; only its fetch (`getmany`, a call into the consumer's thread) is replaced
@@ -15,9 +15,9 @@ from faust.types import TP, Message
 from mode.utils.locks import Event
 
 from services.config import Settings
-from services.faust_consumer import BatchDrainConsumer
-from services.faust_monitor import LeanMonitor
-from services.worker import create_app
+from services.worker.app import create_app
+from services.worker.faust_consumer import BatchDrainConsumer
+from services.worker.faust_monitor import LeanMonitor
 
 TOPIC = "deal-events"
 

@@ -14,7 +14,7 @@ from events.envelope import DealEvent
 from events.limits import MAX_DEPTH, MAX_LINE_BYTES
 from services.cli import app
 from services.config import Settings, get_settings
-from services.topics import DEAL_EVENTS, REJECTED
+from services.kafka.topics import DEAL_EVENTS, REJECTED
 from tests.kafka_helpers import read_topic
 
 

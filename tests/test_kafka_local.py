@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from services import kafka_local
 from services.config import Settings
+from services.kafka import local as kafka_local
 
 
 def test_taken_port_is_a_clear_error(tmp_path: Path) -> None:

@@ -23,9 +23,9 @@ from events.envelope import DealEvent
 from services.cli import app
 from services.config import Settings, get_settings
 from services.db.engine import make_sync_engine
-from services.ingest import ingest_registry
+from services.ingest.pipeline import ingest_registry
+from services.kafka.topics import DEAL_EVENTS
 from services.seed import SEED_REGISTRY
-from services.topics import DEAL_EVENTS
 from sources.names import normalise
 from tests.kafka_helpers import read_topic
 from tests.source_server import Scripted, SourceServer, serve_fixtures

@@ -20,7 +20,7 @@ from sqlalchemy import text
 
 from services.config import Settings
 from services.db.engine import make_sync_engine
-from services.ingest import ingest_feed, ingest_registry
+from services.ingest.pipeline import ingest_feed, ingest_registry
 from services.seed import SEED_FEED, SEED_REGISTRY
 from tests.workers import catch_up
 

@@ -18,8 +18,8 @@ from alerts.rules_config import load_rules
 from services.config import Settings
 from services.db.engine import make_async_engine, make_sync_engine
 from services.db.schema import upgrade
-from services.ingest import ingest_feed, ingest_registry
-from services.projector import run_projection
+from services.ingest.pipeline import ingest_feed, ingest_registry
+from services.projection.projector import run_projection
 from services.seed import SEED_FEED, SEED_REGISTRY
 from tests.expected import (
     assert_breakdown,
@@ -279,7 +279,7 @@ async def test_one_consumer_poll_holds_at_most_one_batch(kafka: Settings, sqlite
     """Faust's default poll has no limit: in a 1M backlog one poll held ~104,000 records as
     Python objects (docs/benchmarks.md, the worker's peak RSS). The cap reaches the aiokafka
     consumer Faust builds for the worker."""
-    from services.worker import BATCH_SIZE, create_app
+    from services.worker.app import BATCH_SIZE, create_app
 
     app = create_app(_setup(kafka, sqlite_url))
     consumer = app.consumer._thread._create_worker_consumer(app.transport)

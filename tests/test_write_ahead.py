@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from services.write_ahead import WriteAhead
+from services.projection.write_ahead import WriteAhead
 
 
 def test_one_write_in_flight_in_submission_order() -> None:

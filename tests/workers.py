@@ -13,9 +13,9 @@ from typing import Any
 
 from sqlalchemy import text
 
-from services.catchup import wait_until_caught_up
 from services.config import Settings
 from services.db.engine import make_async_engine, make_sync_engine
+from services.worker.catchup import wait_until_caught_up
 
 
 def cli_env(settings: Settings) -> dict[str, str]:

@@ -23,9 +23,9 @@ from events.chain import GENESIS, link
 from services.audit.processes import deal_event_partitions
 from services.config import Settings
 from services.db.models import Event, StreamPosition
-from services.digest_index import DigestIndex
-from services.log_reader import read_topic
-from services.topics import DEAL_EVENTS
+from services.ingest.digest_index import DigestIndex
+from services.kafka.log_reader import read_topic
+from services.kafka.topics import DEAL_EVENTS
 
 SHOWN = 10  # messages without a matching digest named per partition
 CHUNK = 2_000  # mirror rows fetched, and misplaced messages looked up, at a time

@@ -26,8 +26,8 @@ from projections.effective import LoggedEvent
 from projections.record_fold import fold_record, target_of
 from services.config import Settings
 from services.db.string_lists import string_list
-from services.log_reader import read_topic
-from services.topics import DEAL_EVENTS
+from services.kafka.log_reader import read_topic
+from services.kafka.topics import DEAL_EVENTS
 
 FORMATS = ("jsonl", "csv", "parquet")
 CHUNK = 5_000  # messages inserted, and parquet rows written, at a time

@@ -13,9 +13,9 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 
 from projections.thresholds import Thresholds
-from services.catchup import end_offsets
 from services.config import Settings
-from services.topics import DEAL_EVENTS
+from services.kafka.topics import DEAL_EVENTS
+from services.worker.catchup import end_offsets
 
 PROGRESS_EVERY = 0.2  # s
 

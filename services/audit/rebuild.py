@@ -19,21 +19,23 @@ from services.audit.processes import (
     mirror_in_processes,
     partition_groups,
 )
-from services.catchup import end_offsets
 from services.config import Settings
 from services.db.engine import make_async_engine, session_factory
 from services.db.log_mirror import Consumed, Message, consumed_of, write_events, write_registry
 from services.db.schema import upgrade
-from services.log_reader import read_topic
+from services.kafka.log_reader import read_topic
+from services.kafka.topics import COMPANIES, DEAL_EVENTS
 from services.projection.batch import fold_batch, prepare_batch
+from services.projection.projector import ProjectionOutcome, Projector
 from services.projection.refresh_pool import RefreshPool
-from services.projector import ProjectionOutcome, Projector
+from services.projection.write_ahead import WriteAhead
 from services.runtime import FreeMemoryReleaser, tune_gc_for_batches
-from services.topics import COMPANIES, DEAL_EVENTS
-from services.worker import decoded_row, registry_row
-from services.write_ahead import WriteAhead
+from services.worker.app import decoded_row, registry_row
+from services.worker.catchup import end_offsets
 
-BATCH = 20_000  # events per transaction: see services/worker.py BATCH_SIZE on why larger is cheaper
+BATCH = (
+    20_000  # events per transaction: see services/worker/app.py BATCH_SIZE on why larger is cheaper
+)
 
 
 async def messages_in_log(settings: Settings) -> int:

@@ -76,7 +76,7 @@ def _projection_as_of_live_day():
     from alerts.rules_config import load_rules
     from projections.projection import project
     from services.commands.replay import live_evaluation_day
-    from services.log_reader import read_log
+    from services.kafka.log_reader import read_log
 
     settings = get_settings()
     evaluation_day = live_evaluation_day(settings) or settings.today()

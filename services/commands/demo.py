@@ -14,13 +14,13 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from services.catchup import wait_until_caught_up
 from services.config import get_settings
 from services.db.engine import make_async_engine, redact
 from services.db.schema import upgrade
-from services.ingest import ingest_feed, ingest_registry
-from services.kafka_local import KafkaLocalError, ensure_broker
+from services.ingest.pipeline import ingest_feed, ingest_registry
+from services.kafka.local import KafkaLocalError, ensure_broker
 from services.seed import SEED_FEED, SEED_REGISTRY
+from services.worker.catchup import wait_until_caught_up
 
 console = Console()
 DEMO_DAY = dt.date(2024, 12, 31)

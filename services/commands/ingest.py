@@ -13,7 +13,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from services.config import get_settings
-from services.ingest import IngestReport, count_lines, ingest_feed, ingest_registry
+from services.ingest.pipeline import IngestReport, count_lines, ingest_feed, ingest_registry
 
 console = Console()
 errors = Console(stderr=True)

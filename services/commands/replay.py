@@ -15,7 +15,7 @@ from projections.projection import project
 from services.config import get_settings
 from services.db.engine import in_session
 from services.db.models import ProjectionState
-from services.log_reader import read_log
+from services.kafka.log_reader import read_log
 
 console = Console()
 
@@ -296,7 +296,7 @@ def _verify(
     from sqlalchemy import select
 
     from services.db.models import Event
-    from services.projector import load_registry
+    from services.projection.projector import load_registry
 
     async def from_sql(session):
         positions = {

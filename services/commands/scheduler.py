@@ -10,8 +10,8 @@ import typer
 from rich.console import Console
 
 from services.config import get_settings
-from services.waiting import Unavailable
-from services.worker_setup import wait_for_database
+from services.worker.startup import wait_for_database
+from services.worker.waiting import Unavailable
 
 console = Console(stderr=True)
 

@@ -30,9 +30,9 @@ def worker(
     Start several (same DEALWATCH_TOPIC_PREFIX) to share the partitions in one consumer group.
     """
     from alerts.rules_config import RulesFileError
-    from services.waiting import Unavailable
-    from services.worker import create_app
-    from services.worker_setup import prepare_worker
+    from services.worker.app import create_app
+    from services.worker.startup import prepare_worker
+    from services.worker.waiting import Unavailable
 
     settings = get_settings()
     try:

@@ -25,9 +25,9 @@ from services.config import Settings
 from services.db.engine import session_factory
 from services.db.log_mirror import dialect_insert
 from services.db.models import Alert
-from services.digest_index import DigestIndex
-from services.ingest import ingest_items
-from services.log_reader import read_registry
+from services.ingest.digest_index import DigestIndex
+from services.ingest.pipeline import ingest_items
+from services.kafka.log_reader import read_registry
 from services.sources.config import SourceConfig
 from services.sources.http import FetchError, PoliteClient
 from services.sources.models import ReviewItem, SourceState

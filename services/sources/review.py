@@ -18,7 +18,7 @@ from events.records import parse_record
 from events.serialization import canonical_json
 from services.config import Settings
 from services.db.engine import session_factory
-from services.ingest import ingest_items
+from services.ingest.pipeline import ingest_items
 from services.sources.models import ReviewItem
 
 

@@ -12,8 +12,8 @@ from events.envelope import DealEvent
 from events.registry import Company
 from projections.effective import LoggedEvent
 from services.config import Settings
-from services.kafka_clients import client_kwargs, topic_partitions
-from services.topics import COMPANIES, DEAL_EVENTS
+from services.kafka.clients import client_kwargs, topic_partitions
+from services.kafka.topics import COMPANIES, DEAL_EVENTS
 
 
 @dataclass

@@ -1,9 +1,10 @@
 """The Faust worker: mirrors the log into SQL in batches and keeps the projections current.
 
-Run it with `dealwatch worker`, or `faust -A services.faust_app worker --without-web -l info`.
+Run it with `dealwatch worker`, or
+`faust -A services.worker.faust_app worker --without-web -l info`.
 Any number of workers may join one consumer group: each mirrors and folds the partitions it
 is assigned (docs/incremental.md); only the merge of the series is global (see
-`services.projector`).
+`services.projection.projector`).
 """
 
 from __future__ import annotations
@@ -24,7 +25,6 @@ from alerts.rules_config import RulesConfig, load_rules
 from events.envelope import DealEvent
 from projections.effective import LoggedEvent
 from projections.record_fold import target_of
-from services.catchup import LogEnds, lag
 from services.config import Settings, get_settings
 from services.db.engine import make_async_engine, session_factory
 from services.db.log_mirror import (
@@ -34,14 +34,15 @@ from services.db.log_mirror import (
     write_events,
     write_registry,
 )
-from services.faust_consumer import use_batch_drain
-from services.group_commit import GroupCommit
+from services.kafka.topics import COMPANIES, DEAL_EVENTS
 from services.projection.batch import fold_batch, prepare_batch
+from services.projection.projector import Projector
 from services.projection.records import Prepared, merge_prepared
 from services.projection.refresh_pool import RefreshPool
-from services.projector import Projector
 from services.runtime import FreeMemoryReleaser, tune_gc_for_batches
-from services.topics import COMPANIES, DEAL_EVENTS
+from services.worker.catchup import LogEnds, lag
+from services.worker.faust_consumer import use_batch_drain
+from services.worker.group_commit import GroupCommit
 
 log = logging.getLogger("dealwatch.worker")
 
@@ -57,7 +58,7 @@ BATCH_WITHIN = 0.1  # a trickle of live events waits at most this long for its b
 # themselves are compact). One batch's worth keeps a poll to what the next batch needs.
 MAX_POLL_RECORDS = BATCH_SIZE
 # Events that may wait for the next transaction while one is in flight (group commit,
-# services/group_commit.py): during a backlog each transaction takes what arrived during the
+# services/worker/group_commit.py): during a backlog each transaction takes what arrived during the
 # previous one. One batch's worth bounds the decoded events held (a 200k backlog on SQLite:
 # ~5,600 events/s with one batch in flight and the agent waiting for it, ~6,900 with this).
 MAX_WAITING = BATCH_SIZE
@@ -325,7 +326,7 @@ def create_app(settings: Settings | None = None) -> faust.App:
         producer_acks=-1,
         broker_max_poll_records=MAX_POLL_RECORDS,
         stream_buffer_maxsize=STREAM_BUFFER,
-        Monitor="services.faust_monitor:LeanMonitor",
+        Monitor="services.worker.faust_monitor:LeanMonitor",
     )
     use_batch_drain(app)
     raw = {

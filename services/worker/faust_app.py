@@ -1,12 +1,12 @@
 """The worker app for Faust's own command line:
-`faust -A services.faust_app worker --without-web -l info` (same as `dealwatch worker`)."""
+`faust -A services.worker.faust_app worker --without-web -l info` (same as `dealwatch worker`)."""
 
 import logging
 
 from services.config import get_settings
-from services.waiting import Unavailable
-from services.worker import create_app
-from services.worker_setup import prepare_worker
+from services.worker.app import create_app
+from services.worker.startup import prepare_worker
+from services.worker.waiting import Unavailable
 
 _log = logging.getLogger("dealwatch.worker")
 try:

@@ -5,7 +5,7 @@ conflicting one (same id, other content: rejected, send a correction instead).
 It is the compacted topic `deal-events.digests`, keyed by record id, written only after the
 event itself was acknowledged, so it never names an event the log lacks. Chosen over the SQL
 mirror because ingest needs only Kafka: it works before any worker has run, against any broker.
-Ingest looks ids up in a local copy of it (services/digest_index.py), not the topic itself.
+Ingest looks ids up in a local copy of it (services/ingest/digest_index.py), not the topic itself.
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from aiokafka import AIOKafkaProducer
 
 from services.config import Settings
-from services.kafka_clients import client_kwargs
+from services.kafka.clients import client_kwargs
 
 
 @asynccontextmanager

@@ -27,10 +27,10 @@ from events.feed import Accepted, Rejected, read_feed, read_registry
 from events.records import Correction
 from events.serialization import canonical_json
 from services.config import Settings
-from services.digest_index import DigestIndex
-from services.producer import log_producer
-from services.record_digests import RecordDigest, digest_of
-from services.topics import COMPANIES, DEAL_EVENTS, DIGESTS, REJECTED, ensure_topics
+from services.ingest.digest_index import DigestIndex
+from services.ingest.record_digests import RecordDigest, digest_of
+from services.kafka.producer import log_producer
+from services.kafka.topics import COMPANIES, DEAL_EVENTS, DIGESTS, REJECTED, ensure_topics
 
 Advance = Callable[[int], None]
 _IN_FLIGHT = 5_000

@@ -1,6 +1,6 @@
 """What the log holds per record id, looked up without reading the history each time.
 
-`deal-events.digests` (services/record_digests.py) is a compacted topic, and Kafka has no
+`deal-events.digests` (services/ingest/record_digests.py) is a compacted topic, and Kafka has no
 lookup by key: reading it whole on every `dealwatch ingest` cost 10 s and 590 MB at a million
 records for a one-line file. `DigestIndex` keeps a copy in a SQLite file under DEALWATCH_HOME
 (one per broker and topic) and, when opened, reads only what the topic gained since: ingest's
@@ -21,9 +21,9 @@ import tempfile
 from pathlib import Path
 
 from services.config import Settings
-from services.log_reader import read_topic
-from services.record_digests import RecordDigest
-from services.topics import DIGESTS
+from services.ingest.record_digests import RecordDigest
+from services.kafka.log_reader import read_topic
+from services.kafka.topics import DIGESTS
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS digests (

@@ -1,7 +1,7 @@
 """One batch written to SQL while the next is read: `dealwatch replay`'s reading and decoding
 (Python, the event loop's thread) overlap the database's work (SQLite's thread, or the
 PostgreSQL server), instead of taking turns with it. (The worker goes further: batches that
-arrive during a write are grouped into the next, services/group_commit.py.)"""
+arrive during a write are grouped into the next, services/worker/group_commit.py.)"""
 
 from __future__ import annotations
 

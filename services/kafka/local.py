@@ -22,7 +22,7 @@ from pathlib import Path
 
 from services.config import Settings
 
-ASSETS = Path(__file__).resolve().parent / "kafka"
+ASSETS = Path(__file__).resolve().parent
 
 
 class KafkaLocalError(Exception):

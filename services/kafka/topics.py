@@ -9,7 +9,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
 from services.config import Settings
-from services.kafka_clients import client_kwargs, topics_partitions
+from services.kafka.clients import client_kwargs, topics_partitions
 
 DEAL_EVENTS = "deal-events"
 COMPANIES = "companies"

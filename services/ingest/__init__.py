@@ -1,0 +1,1 @@
+"""Ingest: records validated, deduplicated by digest and produced to the log."""
