@@ -184,3 +184,33 @@ def test_among_selects_by_strings_dates_and_integers(database_url: str) -> None:
     assert by_id == ["a", "c"]
     assert by_date == ["c"]
     assert by_seq == wanted and len(wanted) == 1
+
+
+def test_sqlite_rows_are_bound_as_sqlalchemy_binds_them():
+    """The driver's tuples (bulk._driver_rows, with the fast date processor) hold what
+    SQLAlchemy's own SQLite processors would give, and a wrong type still raises."""
+    import pytest
+    from sqlalchemy.dialects import sqlite
+
+    from services.db.bulk import _bind_processor, _driver_rows
+    from services.db.models import Event
+
+    dialect = sqlite.dialect()
+    columns = Event.__table__.c
+    names = ["event_id", "date", "reported", "partition"]
+    ours = [_bind_processor(columns[n].type, dialect) for n in names]
+    theirs = [columns[n].type.dialect_impl(dialect).bind_processor(dialect) for n in names]
+    rows = [
+        {"event_id": "e", "date": dt.date(2024, 2, 29), "reported": None, "partition": 0},
+        {"event_id": "f", "date": dt.date(7, 1, 2), "reported": DAY, "partition": 3},
+        {"event_id": "g", "date": dt.datetime(2024, 5, 6, 7, 8), "reported": DAY, "partition": 1},
+    ]
+    expected = [
+        tuple(p(row[n]) if p else row[n] for n, p in zip(names, theirs, strict=True))
+        for row in rows
+    ]
+    assert _driver_rows(rows, names, ours) == expected
+    assert expected[1][1] == "0007-01-02" and expected[2][1] == "2024-05-06"
+    assert _driver_rows([{"event_id": "e"}], ["event_id"], [None]) == [("e",)]
+    with pytest.raises(TypeError):
+        _driver_rows([{"date": "2024-01-01"}], ["date"], [ours[1]])

@@ -16,6 +16,7 @@ executemany (one statement over `json_each` gained nothing there: docs/benchmark
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
 from functools import partial
 from math import isfinite
@@ -89,9 +90,41 @@ async def execute_bulk(session: AsyncSession, statement, params: list[dict] | No
         await session.execute(statement, params)
         return
     dialect = connection.dialect
-    processors = [
-        columns[name].type.dialect_impl(dialect).bind_processor(dialect) for name in order
-    ]
-    pairs = list(zip(order, processors, strict=True))
-    rows = [tuple(p(row[k]) if p else row[k] for k, p in pairs) for row in params]
-    await connection.exec_driver_sql(compiled.string, rows)
+    processors = [_bind_processor(columns[name].type, dialect) for name in order]
+    await connection.exec_driver_sql(compiled.string, _driver_rows(params, order, processors))
+
+
+def _driver_rows(params: list[dict], order: list[str], processors: list) -> list[tuple]:
+    """The rows as the driver's tuples, built column by column: `itemgetter` and `map` loop
+    in C, where a generator of `processor(row[key])` per row cost ~1 us a value."""
+    if len(order) == 1:
+        key = order[0]
+        columns = [[row[key] for row in params]]
+    else:
+        columns = list(zip(*map(itemgetter(*order), params), strict=True))
+    if any(processors):
+        columns = [
+            list(map(process, values)) if process else values
+            for process, values in zip(processors, columns, strict=True)
+        ]
+    return list(zip(*columns, strict=True))
+
+
+def _bind_processor(column_type, dialect):
+    """The column's own bind processor, but SQLite's for dates in its default format: the
+    same string (`YYYY-MM-DD`) from `date.isoformat` in C, ~5x faster than its %-format of
+    a dict (dates are a column in every fold table)."""
+    impl = column_type.dialect_impl(dialect)
+    if isinstance(impl, sqlite.DATE) and impl._storage_format == _SQLITE_DATE_FORMAT:
+        return _date_iso
+    return impl.bind_processor(dialect)
+
+
+_SQLITE_DATE_FORMAT = "%(year)04d-%(month)02d-%(day)02d"
+_iso = dt.date.isoformat
+
+
+def _date_iso(value):
+    """`value` (a date; a datetime gives its date part, as SQLite's processor does) as
+    `YYYY-MM-DD`; anything else but None raises TypeError, as SQLite's processor does."""
+    return None if value is None else _iso(value)
