@@ -6,11 +6,14 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 
+import pytest
 from sqlalchemy import text
+from sqlalchemy.dialects import sqlite
 
+from services.db.bulk import _bind_processor, _driver_rows
 from services.db.engine import make_async_engine, session_factory
 from services.db.log_mirror import Consumed, insert_or_lock, upsert, write_events
-from services.db.models import Deal
+from services.db.models import Deal, Event
 from services.db.schema import upgrade
 from services.db.state_models import PendingCheck
 
@@ -189,12 +192,6 @@ def test_among_selects_by_strings_dates_and_integers(database_url: str) -> None:
 def test_sqlite_rows_are_bound_as_sqlalchemy_binds_them():
     """The driver's tuples (bulk._driver_rows, with the fast date processor) hold what
     SQLAlchemy's own SQLite processors would give, and a wrong type still raises."""
-    import pytest
-    from sqlalchemy.dialects import sqlite
-
-    from services.db.bulk import _bind_processor, _driver_rows
-    from services.db.models import Event
-
     dialect = sqlite.dialect()
     columns = Event.__table__.c
     names = ["event_id", "date", "reported", "partition"]
