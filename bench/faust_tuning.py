@@ -25,6 +25,10 @@ VARIANTS: list[tuple[str, dict[str, str]]] = [
     ("garbage collector tuned as the worker's", {"BENCH_TUNE_GC": "1"}),
     ("the worker's consumer: one flow race per batch", {"BENCH_BATCH_DRAIN": "1"}),
     (
+        "the worker's consumer and fetch 4 MiB",
+        {"BENCH_BATCH_DRAIN": "1", "CONSUMER_MAX_FETCH_SIZE": str(4 << 20)},
+    ),
+    (
         "all of: poll 10000, fetch 4 MiB, buffer 16384, take 10000",
         {
             "BROKER_MAX_POLL_RECORDS": "10000",
