@@ -57,12 +57,12 @@ def _with_driver(url: str, drivers: dict[str, str]) -> str:
 
 SQLITE_CACHE_KIB = 16 * 1024
 """Each SQLite connection's page cache (SQLite's default is 2 MiB). A million-event mirror is
-a 1.2 GB file whose primary keys are random UUIDs: with 2 MiB nearly every insert misses the
-cache and spills dirty pages to the WAL mid-transaction. Alternating runs at 1M events on one
-log, with 32 MiB: one worker's catch-up +7 to +15 %, `dealwatch replay` +2 to +11 %; but a
-worker's peak RSS rose ~100 MB (its connections and its refresh processes' each fill one), to
-388 of the 400 allowed, so 16 MiB (docs/benchmarks.md). The cache grows only as pages are
-used: small databases pay nothing."""
+a 1.2 GB file whose primary keys are random UUIDs, so a batch's inserts land on pages all over
+its indexes, far more than 2 MiB holds (the likely cause; not profiled). Alternating runs at
+1M events on one log, with 32 MiB: one worker's catch-up +7 to +15 %, `dealwatch replay` +2
+to +11 %. But a worker's peak RSS rose ~100 MB with it (to 384-388 MB of the 400 allowed:
+each of its connections, and its refresh processes', fills a cache), so 16 MiB: 329-336 MB
+(docs/benchmarks.md). A cache grows only as pages are used: small databases pay nothing."""
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:
