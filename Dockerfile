@@ -1,7 +1,8 @@
 # The dealwatch worker and scheduler image (docker-compose.yml builds it).
 FROM python:3.11-slim
 WORKDIR /app
-COPY pyproject.toml README.md ./
+COPY pyproject.toml setup.py README.md ./
+COPY dealwatch dealwatch
 COPY events events
 COPY projections projections
 COPY services services

@@ -17,9 +17,9 @@ from dataclasses import dataclass
 from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from alerts.outbox import DELIVERED, FAILED, PENDING, SENDING, SILENCED
-from alerts.slack import DeliveryError, Outgoing, Sender
-from services.db.models import Alert, Silence
+from dealwatch.alerts.outbox import DELIVERED, FAILED, PENDING, SENDING, SILENCED
+from dealwatch.alerts.slack import DeliveryError, Outgoing, Sender
+from dealwatch.services.db.models import Alert, Silence
 
 log = logging.getLogger("dealwatch.dispatcher")
 Now = Callable[[], dt.datetime]

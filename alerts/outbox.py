@@ -14,11 +14,11 @@ from dataclasses import dataclass
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from alerts.rules_config import RulesConfig
-from events.serialization import canonical_json
-from projections.rules import AlertCandidate
-from services.db.log_mirror import dialect_insert
-from services.db.models import Alert
+from dealwatch.alerts.rules_config import RulesConfig
+from dealwatch.events.serialization import canonical_json
+from dealwatch.projections.rules import AlertCandidate
+from dealwatch.services.db.log_mirror import dialect_insert
+from dealwatch.services.db.models import Alert
 
 RECORD_RULES = frozenset(
     {"mega_round", "reverse_acquihire", "incumbent_acquisition", "major_layoff", "probe_opened"}

@@ -1,6 +1,7 @@
 """The rules file (YAML): thresholds, enable/disable and channel routing, spec defaults built in.
 
-A bad file is refused at start with `FILE:LINE: reason`. See `alerts/rules.example.yaml`.
+A bad file is refused at start with `FILE:LINE: reason`. `dealwatch alerts rules-example` prints
+the commented example that ships with the package (`EXAMPLE_RULES`).
 """
 
 from __future__ import annotations
@@ -13,7 +14,9 @@ from typing import Any
 
 import yaml
 
-from projections.thresholds import Thresholds
+from dealwatch.projections.thresholds import Thresholds
+
+EXAMPLE_RULES = Path(__file__).resolve().parent / "rules.example.yaml"
 
 
 class RulesFileError(ValueError):
@@ -99,7 +102,10 @@ def load_rules(path: Path | None, default_channel: str = "#dealwatch") -> RulesC
     try:
         text = Path(path).read_text()
     except OSError as error:
-        raise RulesFileError(f"{path}: cannot read the rules file: {error.strerror}") from error
+        raise RulesFileError(
+            f"{path}: cannot read the rules file: {error.strerror} "
+            "(`dealwatch alerts rules-example` prints one to start from)"
+        ) from error
     try:
         root = yaml.compose(text)
     except yaml.YAMLError as error:

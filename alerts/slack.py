@@ -21,8 +21,8 @@ from slack_sdk.http_retry.builtin_interval_calculators import BackoffRetryInterv
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
-from alerts.blocks import render
-from services.config import Settings
+from dealwatch.alerts.blocks import render
+from dealwatch.services.config import Settings
 
 METADATA_EVENT = "dealwatch_alert"
 RETRYABLE_STATUS = {429, 500, 502, 503, 504}

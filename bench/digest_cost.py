@@ -20,13 +20,13 @@ import time
 
 from sqlalchemy import select
 
-from events.envelope import DealEvent
-from projections.digest import digest
-from projections.effective import LoggedEvent
-from services.db.engine import make_async_engine, session_factory
-from services.db.models import Event
-from services.projection.digest import digest_from_tables
-from services.projection.projector import load_registry
+from dealwatch.events.envelope import DealEvent
+from dealwatch.projections.digest import digest
+from dealwatch.projections.effective import LoggedEvent
+from dealwatch.services.db.engine import make_async_engine, session_factory
+from dealwatch.services.db.models import Event
+from dealwatch.services.projection.digest import digest_from_tables
+from dealwatch.services.projection.projector import load_registry
 
 
 async def measure(url: str, day: dt.date, days: int, window_days: int, whole_log: bool) -> dict:

@@ -23,9 +23,9 @@ import uuid
 from pathlib import Path
 
 from bench.run import ROOT, peak_rss_mb, process_tree, run_identity, save_result
-from services.config import Settings
-from services.db.engine import backend
-from services.ingest.digest_index import index_path
+from dealwatch.services.config import Settings
+from dealwatch.services.db.engine import backend
+from dealwatch.services.ingest.digest_index import index_path
 
 
 def measured(command: list[str], env: dict, ok: tuple[int, ...] = (0,)) -> dict:
@@ -62,7 +62,7 @@ def main() -> None:
         "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""),
     }
     settings = Settings(dealwatch_topic_prefix=args.prefix)
-    dealwatch = [sys.executable, "-m", "services"]
+    dealwatch = [sys.executable, "-m", "dealwatch"]
     results: dict[str, dict] = {}
     with tempfile.TemporaryDirectory(prefix="dealwatch-edges-") as work:
         line = Path(work) / "one.jsonl"

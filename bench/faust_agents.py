@@ -21,7 +21,7 @@ import faust
 def main() -> None:
     mode, topic_name, count = sys.argv[1], sys.argv[2], int(sys.argv[3])
     if os.environ.get("BENCH_TUNE_GC"):
-        from services.runtime import tune_gc_for_batches
+        from dealwatch.services.runtime import tune_gc_for_batches
 
         tune_gc_for_batches()  # as the dealwatch worker does
     bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
@@ -34,7 +34,7 @@ def main() -> None:
         topic_partitions=6,
     )
     if os.environ.get("BENCH_BATCH_DRAIN"):
-        from services.worker.faust_consumer import use_batch_drain
+        from dealwatch.services.worker.faust_consumer import use_batch_drain
 
         use_batch_drain(app)
     topic = app.topic(

@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 
 from bench.run import RESULTS, child_env, child_rate, save_result, say, synthetic_log
-from services.kafka.topics import DEAL_EVENTS
+from dealwatch.services.kafka.topics import DEAL_EVENTS
 
 FETCH_4_MIB = str(4 << 20)  # CONSUMER_MAX_FETCH_SIZE, as the ceiling reads (bench.run)
 

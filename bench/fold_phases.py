@@ -18,16 +18,16 @@ import datetime as dt
 import tempfile
 import time
 
-from events.envelope import DealEvent
-from events.records import parse_record
-from projections.effective import LoggedEvent
-from services.db.engine import make_async_engine, session_factory
-from services.db.log_mirror import Consumed, Message, write_events
-from services.db.schema import upgrade
-from services.projection.batch import fold_batch, prepare_batch
-from services.projection.stale import refresh_stale
-from services.runtime import tune_gc_for_batches
-from services.worker.app import BATCH_SIZE, decoded_row
+from dealwatch.events.envelope import DealEvent
+from dealwatch.events.records import parse_record
+from dealwatch.projections.effective import LoggedEvent
+from dealwatch.services.db.engine import make_async_engine, session_factory
+from dealwatch.services.db.log_mirror import Consumed, Message, write_events
+from dealwatch.services.db.schema import upgrade
+from dealwatch.services.projection.batch import fold_batch, prepare_batch
+from dealwatch.services.projection.stale import refresh_stale
+from dealwatch.services.runtime import tune_gc_for_batches
+from dealwatch.services.worker.app import BATCH_SIZE, decoded_row
 from tests.synthetic import synthetic_records
 
 DAY = dt.date(2024, 12, 31)

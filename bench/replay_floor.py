@@ -29,21 +29,21 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 from bench.run import RESULTS, bare_aiokafka, run_identity, save_result, say, synthetic_log
-from services.audit.processes import deal_event_partitions, partition_groups
-from services.config import Settings
-from services.kafka.topics import DEAL_EVENTS
+from dealwatch.services.audit.processes import deal_event_partitions, partition_groups
+from dealwatch.services.config import Settings
+from dealwatch.services.kafka.topics import DEAL_EVENTS
 
 DEPTHS = ("read", "decode", "prepare")
 
 
 def _floor(settings: Settings, partitions: list[int], depth: str) -> tuple[int, float]:
     """In a child: read (and decode, and prepare) `partitions`; messages and seconds."""
-    from projections.effective import LoggedEvent
-    from services.audit.rebuild import BATCH
-    from services.kafka.log_reader import read_topic
-    from services.projection.batch import prepare_batch
-    from services.runtime import tune_gc_for_batches
-    from services.worker.app import decoded_row
+    from dealwatch.projections.effective import LoggedEvent
+    from dealwatch.services.audit.rebuild import BATCH
+    from dealwatch.services.kafka.log_reader import read_topic
+    from dealwatch.services.projection.batch import prepare_batch
+    from dealwatch.services.runtime import tune_gc_for_batches
+    from dealwatch.services.worker.app import decoded_row
 
     tune_gc_for_batches()
 

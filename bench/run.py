@@ -24,13 +24,13 @@ from pathlib import Path
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from sqlalchemy import text
 
-from services.config import Settings
-from services.db.engine import make_sync_engine
-from services.db.schema import upgrade
-from services.ingest.pipeline import IngestReport, ingest_feed, ingest_registry
-from services.kafka.clients import client_kwargs, topic_partitions
-from services.kafka.local import ensure_broker
-from services.kafka.topics import DEAL_EVENTS
+from dealwatch.services.config import Settings
+from dealwatch.services.db.engine import make_sync_engine
+from dealwatch.services.db.schema import upgrade
+from dealwatch.services.ingest.pipeline import IngestReport, ingest_feed, ingest_registry
+from dealwatch.services.kafka.clients import client_kwargs, topic_partitions
+from dealwatch.services.kafka.local import ensure_broker
+from dealwatch.services.kafka.topics import DEAL_EVENTS
 from tests.synthetic import synthetic_records, write_jsonl, write_registry
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -151,7 +151,7 @@ class Workers:
             out = log.with_suffix(f".{i}.log").open("wb")
             self.processes.append(
                 subprocess.Popen(
-                    [sys.executable, "-m", "services", "worker", "-l", "warn"],
+                    [sys.executable, "-m", "dealwatch", "worker", "-l", "warn"],
                     env=env,
                     stdout=out,
                     stderr=subprocess.STDOUT,
@@ -260,9 +260,9 @@ async def alert_latencies(
     """Ingest one $3B round at a time (`services.ingest.pipeline.Ingest`: what `dealwatch
     ingest` does, its start-up aside: checked against the digest index, sent through the idempotent
     producer, its digest recorded); ms from the put until its alert is in the outbox."""
-    from events.feed import Accepted
-    from events.records import parse_record
-    from services.ingest.pipeline import Ingest
+    from dealwatch.events.feed import Accepted
+    from dealwatch.events.records import parse_record
+    from dealwatch.services.ingest.pipeline import Ingest
 
     engine = make_sync_engine(url)
     query = text("SELECT COUNT(*) FROM alerts WHERE alert_key = :key")
@@ -320,7 +320,7 @@ def replay(env: dict) -> tuple[float, float]:
     started = time.perf_counter()
     with tempfile.TemporaryFile() as errors:
         process = subprocess.Popen(
-            [sys.executable, "-m", "services", "replay"],
+            [sys.executable, "-m", "dealwatch", "replay"],
             env=env,
             stdout=subprocess.DEVNULL,
             stderr=errors,
@@ -372,8 +372,8 @@ def main() -> None:
                 f"{busy_share(cpu, cpu_ticks()):.0%} of {os.cpu_count()} cores)"
             )
             if n == 1:
-                from services.db.engine import make_async_engine
-                from services.worker.catchup import wait_until_caught_up
+                from dealwatch.services.db.engine import make_async_engine
+                from dealwatch.services.worker.catchup import wait_until_caught_up
 
                 async def settled(url=url) -> float:
                     engine = make_async_engine(url)

@@ -32,9 +32,9 @@ def child(mode: str, count: int, result: Path) -> None:
     """In a child process: the worker with its batch write cut down to `mode`; writes the
     rate to `result` once `count` events were handed to the write, then exits (a file, not
     stdout: Faust's worker sends stdout to its log)."""
-    import services.worker.app as worker
-    from services.config import get_settings
-    from services.projection.records import FoldOutcome
+    import dealwatch.services.worker.app as worker
+    from dealwatch.services.config import get_settings
+    from dealwatch.services.projection.records import FoldOutcome
 
     write = worker.Projections.write_batch
     seen = {"events": 0, "first": 0.0}
@@ -73,7 +73,7 @@ def main() -> None:
     if args.child:
         child(args.child, args.count, args.result)
         return
-    from services.db.schema import upgrade
+    from dealwatch.services.db.schema import upgrade
 
     settings, workdir, report = synthetic_log(args.records, args.companies, "parts")
     prefix = settings.dealwatch_topic_prefix

@@ -3,8 +3,8 @@
 Nothing here imports Kafka, SQL or Slack.
 """
 
-from events.envelope import SCHEMA_VERSION, DealEvent, event_id_for
-from events.records import (
+from dealwatch.events.envelope import SCHEMA_VERSION, DealEvent, event_id_for
+from dealwatch.events.records import (
     KINDS,
     Acquisition,
     Correction,
@@ -17,7 +17,7 @@ from events.records import (
     Talent,
     parse_record,
 )
-from events.registry import Company
+from dealwatch.events.registry import Company
 
 __all__ = [
     "KINDS",

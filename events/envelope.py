@@ -9,9 +9,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from events.records import AnyRecord, FeedRecord, parse_record
-from events.serialization import canonical_json
-from events.upcasting import upcast
+from dealwatch.events.records import AnyRecord, FeedRecord, parse_record
+from dealwatch.events.serialization import canonical_json
+from dealwatch.events.upcasting import upcast
 
 SCHEMA_VERSION = 1
 _NAMESPACE = uuid.UUID("6f1c6c3e-3d7b-5c55-9a35-6b1d2c8e4a10")

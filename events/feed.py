@@ -15,10 +15,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from events.errors import RecordError
-from events.limits import MAX_DEPTH, MAX_LINE_BYTES
-from events.records import RECORD_TYPES, FeedRecord, parse_record
-from events.registry import Company
+from dealwatch.events.errors import RecordError
+from dealwatch.events.limits import MAX_DEPTH, MAX_LINE_BYTES
+from dealwatch.events.records import RECORD_TYPES, FeedRecord, parse_record
+from dealwatch.events.registry import Company
 
 LIST_FIELDS = frozenset({"investors", "parties", "aliases"})
 OBJECT_FIELDS = frozenset({"fields"})
@@ -74,7 +74,7 @@ def read_registry(path: Path) -> Iterator[Parsed]:
         try:
             return Company.model_validate(row)
         except ValueError as exc:
-            from events.errors import explain
+            from dealwatch.events.errors import explain
 
             raise RecordError(explain(exc, Company)) from None
 

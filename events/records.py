@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, model_validator
 
-from events.types import Count, IsoDate, NonEmpty, Percent, SignedUsd, Slug, Usd
+from dealwatch.events.types import Count, IsoDate, NonEmpty, Percent, SignedUsd, Slug, Usd
 
 DatePrecision = Literal["day", "month", "year", "approx"]
 ProbeAction = Literal["opened", "expanded", "closed", "cleared", "blocked"]
@@ -126,7 +126,7 @@ _ADAPTER: TypeAdapter[FeedRecord] = TypeAdapter(AnyRecord)
 
 def parse_record(data: dict[str, Any]) -> FeedRecord:
     """Validate one feed record; raises `RecordError` with a readable reason."""
-    from events.errors import RecordError, explain
+    from dealwatch.events.errors import RecordError, explain
 
     if not isinstance(data, dict):
         raise RecordError(f"a record is a JSON object, got {type(data).__name__}")

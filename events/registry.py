@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from events.types import NonEmpty, Slug
+from dealwatch.events.types import NonEmpty, Slug
 
 Role = Literal["startup", "incumbent", "investor"]
 

@@ -8,7 +8,7 @@ from typing import Annotated
 
 from pydantic import AfterValidator, BeforeValidator, Field
 
-from events.limits import MAX_DATE, MAX_HEADCOUNT, MAX_USD, MIN_DATE
+from dealwatch.events.limits import MAX_DATE, MAX_HEADCOUNT, MAX_USD, MIN_DATE
 
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9._-]*$")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from events.records import Acquisition, FeedRecord, Funding, Licensing
-from projections.numbers import split_evenly, to_micros
+from dealwatch.events.records import Acquisition, FeedRecord, Funding, Licensing
+from dealwatch.projections.numbers import split_evenly, to_micros
 
 UNDISCLOSED = "undisclosed"
 INCUMBENT = "incumbent"

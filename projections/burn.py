@@ -8,9 +8,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from fractions import Fraction
 
-from events.records import FeedRecord, Financials, Funding, Layoff
-from projections.attribution import absorbs
-from projections.numbers import cents, round_half_up, to_fraction
+from dealwatch.events.records import FeedRecord, Financials, Funding, Layoff
+from dealwatch.projections.attribution import absorbs
+from dealwatch.projections.numbers import cents, round_half_up, to_fraction
 
 DAYS_PER_MONTH = Fraction("30.4375")
 LAYOFF_LOOKBACK_DAYS = 180

@@ -8,15 +8,15 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 
-from events.records import FeedRecord
-from projections.attribution import (
+from dealwatch.events.records import FeedRecord
+from dealwatch.projections.attribution import (
     INCUMBENT,
     UNDISCLOSED,
     Roles,
     absorbed_by_incumbent,
     attributions,
 )
-from projections.numbers import MICROS, cents, round_half_up
+from dealwatch.projections.numbers import MICROS, cents, round_half_up
 
 
 @dataclass(frozen=True)

@@ -15,15 +15,15 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from events.records import Acquisition, FeedRecord, Licensing
-from projections.attribution import (
+from dealwatch.events.records import Acquisition, FeedRecord, Licensing
+from dealwatch.projections.attribution import (
     INCUMBENT,
     UNDISCLOSED,
     Roles,
     attributions,
     is_reverse_acquihire,
 )
-from projections.consolidation import ConsolidationRow, _Window
+from dealwatch.projections.consolidation import ConsolidationRow, _Window
 
 
 @dataclass

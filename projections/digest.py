@@ -12,11 +12,11 @@ import datetime as dt
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from events.records import FeedRecord, Probe
-from projections.attribution import absorbed_by_incumbent, absorbs
-from projections.burn import company_status, statuses
-from projections.consolidation import ConsolidationRow, consolidation_at
-from projections.effective import LoggedEvent, effective_view
+from dealwatch.events.records import FeedRecord, Probe
+from dealwatch.projections.attribution import absorbed_by_incumbent, absorbs
+from dealwatch.projections.burn import company_status, statuses
+from dealwatch.projections.consolidation import ConsolidationRow, consolidation_at
+from dealwatch.projections.effective import LoggedEvent, effective_view
 
 OPEN_ACTIONS = ("opened", "expanded")
 

@@ -6,9 +6,9 @@ import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from events.envelope import DealEvent
-from events.errors import RecordError
-from events.records import Correction, FeedRecord, parse_record
+from dealwatch.events.envelope import DealEvent
+from dealwatch.events.errors import RecordError
+from dealwatch.events.records import Correction, FeedRecord, parse_record
 
 Position = tuple[int, ...]
 """Where an event sits in the log: (partition, offset) live, (line,) for a file."""

@@ -7,10 +7,10 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from events.records import Acquisition, FeedRecord, Funding, Licensing
-from projections.attribution import absorbs
-from projections.burn import CompanyStatus
-from projections.numbers import MICROS, cents, to_micros
+from dealwatch.events.records import Acquisition, FeedRecord, Funding, Licensing
+from dealwatch.projections.attribution import absorbs
+from dealwatch.projections.burn import CompanyStatus
+from dealwatch.projections.numbers import MICROS, cents, to_micros
 
 
 @dataclass(frozen=True)

@@ -8,13 +8,18 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 
-from events.serialization import canonical_json
-from projections.burn import CompanyStatus, statuses
-from projections.consolidation import ConsolidationRow, consolidation_series
-from projections.effective import LoggedEvent, effective_view
-from projections.ledger import CompanyFacts, DealRow, company_facts, deal_rows
-from projections.rules import AlertCandidate, record_alerts, status_alerts, threshold_alerts
-from projections.thresholds import Thresholds
+from dealwatch.events.serialization import canonical_json
+from dealwatch.projections.burn import CompanyStatus, statuses
+from dealwatch.projections.consolidation import ConsolidationRow, consolidation_series
+from dealwatch.projections.effective import LoggedEvent, effective_view
+from dealwatch.projections.ledger import CompanyFacts, DealRow, company_facts, deal_rows
+from dealwatch.projections.rules import (
+    AlertCandidate,
+    record_alerts,
+    status_alerts,
+    threshold_alerts,
+)
+from dealwatch.projections.thresholds import Thresholds
 
 
 @dataclass(frozen=True)

@@ -12,8 +12,8 @@ import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from events.records import Correction, FeedRecord
-from projections.effective import LoggedEvent, effective_view
+from dealwatch.events.records import Correction, FeedRecord
+from dealwatch.projections.effective import LoggedEvent, effective_view
 
 IssueOrder = tuple
 """Where an issue sits among all issues of the log (see `EffectiveView.issue_order`)."""

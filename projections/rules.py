@@ -6,11 +6,11 @@ import datetime as dt
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from events.records import Acquisition, FeedRecord, Funding, Layoff, Licensing, Probe
-from projections.attribution import INCUMBENT, Roles
-from projections.burn import CompanyStatus
-from projections.consolidation import ConsolidationRow
-from projections.thresholds import Thresholds
+from dealwatch.events.records import Acquisition, FeedRecord, Funding, Layoff, Licensing, Probe
+from dealwatch.projections.attribution import INCUMBENT, Roles
+from dealwatch.projections.burn import CompanyStatus
+from dealwatch.projections.consolidation import ConsolidationRow
+from dealwatch.projections.thresholds import Thresholds
 
 MARKET = "market"
 

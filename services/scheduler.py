@@ -18,18 +18,18 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from alerts.dispatcher import dispatch
-from alerts.outbox import PENDING
-from alerts.rules_config import RulesConfig, load_rules
-from alerts.slack import make_sender
-from events.serialization import canonical_json
-from services.config import Settings, get_settings
-from services.db.engine import make_async_engine, session_factory, sync_url
-from services.db.log_mirror import dialect_insert
-from services.db.models import Alert
-from services.projection.digest import digest_from_tables
-from services.projection.projector import ProjectionOutcome, load_registry, run_projection
-from services.worker.catchup import LogEnds, lag
+from dealwatch.alerts.dispatcher import dispatch
+from dealwatch.alerts.outbox import PENDING
+from dealwatch.alerts.rules_config import RulesConfig, load_rules
+from dealwatch.alerts.slack import make_sender
+from dealwatch.events.serialization import canonical_json
+from dealwatch.services.config import Settings, get_settings
+from dealwatch.services.db.engine import make_async_engine, session_factory, sync_url
+from dealwatch.services.db.log_mirror import dialect_insert
+from dealwatch.services.db.models import Alert
+from dealwatch.services.projection.digest import digest_from_tables
+from dealwatch.services.projection.projector import ProjectionOutcome, load_registry, run_projection
+from dealwatch.services.worker.catchup import LogEnds, lag
 
 log = logging.getLogger("dealwatch.scheduler")
 MISFIRE_GRACE = 6 * 3600
@@ -148,13 +148,13 @@ def build_scheduler(settings: Settings | None = None) -> AsyncIOScheduler:
         timezone="UTC",
     )
     scheduler.add_job(
-        "services.scheduler:reevaluate_job",
+        "dealwatch.services.scheduler:reevaluate_job",
         CronTrigger.from_crontab(settings.dealwatch_reevaluate_cron, timezone="UTC"),
         id="reevaluate",
         replace_existing=True,
     )
     scheduler.add_job(
-        "services.scheduler:digest_job",
+        "dealwatch.services.scheduler:digest_job",
         CronTrigger.from_crontab(settings.dealwatch_digest_cron, timezone="UTC"),
         id="digest",
         replace_existing=True,

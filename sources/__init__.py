@@ -1,3 +1,3 @@
 """Pure source parsers (bytes in, feed records, review items or rejects out) and the matching
-of source names to the registry (`shared` contract: docs/sources.md). No HTTP, Kafka or SQL:
+of source names to the registry (docs/sources.md). No HTTP, Kafka or SQL:
 fetching, checkpoints and scheduling are adapters in `services/sources/`."""

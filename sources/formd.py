@@ -9,8 +9,8 @@ import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-from sources.names import Match, Resolver
-from sources.outcomes import Emit, Malformed, Outcome, Review, Skip
+from dealwatch.sources.names import Match, Resolver
+from dealwatch.sources.outcomes import Emit, Malformed, Outcome, Review, Skip
 
 FORMS = ("D", "D/A")
 _INDEX_ROW = re.compile(

@@ -8,7 +8,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from events.registry import Company
+from dealwatch.events.registry import Company
 
 LEGAL_FORMS = (
     "inc", "incorporated", "corp", "corporation", "co", "company", "llc", "l l c", "ltd",

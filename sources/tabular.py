@@ -11,8 +11,8 @@ import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
-from sources.names import Match, Resolver
-from sources.outcomes import Emit, Malformed, Outcome, Review
+from dealwatch.sources.names import Match, Resolver
+from dealwatch.sources.outcomes import Emit, Malformed, Outcome, Review
 
 _DATE_FORMATS = ("%Y-%m-%d", "%m/%d/%Y", "%m/%d/%y", "%d %B %Y", "%B %d, %Y")
 

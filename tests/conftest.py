@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from services.config import Settings
+from dealwatch.services.config import Settings
 
 
 def _isolated(settings: Settings, **changes) -> Settings:
@@ -25,7 +25,7 @@ def _isolated(settings: Settings, **changes) -> Settings:
 @pytest.fixture(scope="session")
 def broker() -> Settings:
     """Settings pointing at the session's broker, started here if none answers."""
-    from services.kafka.local import ensure_broker
+    from dealwatch.services.kafka.local import ensure_broker
 
     settings = Settings()
     ensure_broker(settings)
@@ -46,7 +46,7 @@ async def delete_topics_with_prefix(settings: Settings, prefix: str) -> list[str
     """Delete every topic whose name starts with `prefix`; returns their names."""
     from aiokafka.admin import AIOKafkaAdminClient
 
-    from services.kafka.clients import client_kwargs
+    from dealwatch.services.kafka.clients import client_kwargs
 
     admin = AIOKafkaAdminClient(**client_kwargs(settings))
     await admin.start()

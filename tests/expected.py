@@ -1,4 +1,4 @@
-"""Comparisons with `shared/data/seed-expected.json`, at the spec's tolerances."""
+"""Comparisons with the seed's expected numbers (`SEED_EXPECTED`), at the spec's tolerances."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from services.seed import SEED_EXPECTED
+from dealwatch.services.seed import SEED_EXPECTED
 
 
 def expected() -> dict[str, Any]:

@@ -6,19 +6,19 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 
-from alerts.rules_config import RulesConfig
-from projections.effective import LoggedEvent
-from projections.projection import project
-from projections.thresholds import Thresholds
-from services.audit.tables import TableCheck, check_tables
-from services.db.engine import make_async_engine, session_factory
-from services.db.log_mirror import Consumed, Message, write_events, write_registry
-from services.db.schema import upgrade
-from services.projection.batch import fold_batch, prepare_batch
-from services.projection.projector import Projector, load_registry
-from services.projection.records import merge_prepared
-from services.projection.refresh_pool import RefreshPool
-from services.worker.app import decoded_row
+from dealwatch.alerts.rules_config import RulesConfig
+from dealwatch.projections.effective import LoggedEvent
+from dealwatch.projections.projection import project
+from dealwatch.projections.thresholds import Thresholds
+from dealwatch.services.audit.tables import TableCheck, check_tables
+from dealwatch.services.db.engine import make_async_engine, session_factory
+from dealwatch.services.db.log_mirror import Consumed, Message, write_events, write_registry
+from dealwatch.services.db.schema import upgrade
+from dealwatch.services.projection.batch import fold_batch, prepare_batch
+from dealwatch.services.projection.projector import Projector, load_registry
+from dealwatch.services.projection.records import merge_prepared
+from dealwatch.services.projection.refresh_pool import RefreshPool
+from dealwatch.services.worker.app import decoded_row
 
 TOPIC = "deal-events"
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 
-from services.config import Settings
-from services.kafka.clients import client_kwargs
+from dealwatch.services.config import Settings
+from dealwatch.services.kafka.clients import client_kwargs
 
 
 async def read_topic(settings: Settings, topic: str) -> list[ConsumerRecord]:

@@ -10,9 +10,9 @@ import itertools
 
 from hypothesis import strategies as st
 
-from events.envelope import DealEvent
-from events.records import parse_record
-from projections.effective import LoggedEvent
+from dealwatch.events.envelope import DealEvent
+from dealwatch.events.records import parse_record
+from dealwatch.projections.effective import LoggedEvent
 
 DAY = dt.date(2024, 12, 31)
 STARTUPS = ["alpha", "beta", "gamma", "delta"]

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from events.envelope import DealEvent
-from events.records import parse_record
+from dealwatch.events.envelope import DealEvent
+from dealwatch.events.records import parse_record
 
 EXTRA_RECORDS = [
     # reported nine months after it happened: changes the 2024-03 rows of the series

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from events.envelope import DealEvent
-from events.feed import Accepted, read_feed, read_registry
-from projections.effective import LoggedEvent
-from services.seed import SEED_FEED, SEED_REGISTRY
+from dealwatch.events.envelope import DealEvent
+from dealwatch.events.feed import Accepted, read_feed, read_registry
+from dealwatch.projections.effective import LoggedEvent
+from dealwatch.services.seed import SEED_FEED, SEED_REGISTRY
 
 
 def seed_events() -> list[LoggedEvent]:

@@ -10,14 +10,14 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from alerts.dispatcher import dispatch
-from alerts.outbox import sync_outbox
-from alerts.rules_config import RulesFileError, load_rules
-from alerts.slack import BotSender, ConsoleSender, WebhookSender
-from projections.rules import AlertCandidate
-from services.db.engine import make_async_engine, session_factory
-from services.db.models import Alert, Silence
-from services.db.schema import upgrade
+from dealwatch.alerts.dispatcher import dispatch
+from dealwatch.alerts.outbox import sync_outbox
+from dealwatch.alerts.rules_config import RulesFileError, load_rules
+from dealwatch.alerts.slack import BotSender, ConsoleSender, WebhookSender
+from dealwatch.projections.rules import AlertCandidate
+from dealwatch.services.db.engine import make_async_engine, session_factory
+from dealwatch.services.db.models import Alert, Silence
+from dealwatch.services.db.schema import upgrade
 from tests.slack_server import TOKEN, FakeSlack, SlackServerThread
 
 NOW = dt.datetime(2025, 1, 1, 12, tzinfo=dt.UTC)
@@ -192,7 +192,7 @@ async def test_interrupted_send_is_reconciled_not_repeated(
 
 
 def _outgoing(alert: Alert):
-    from alerts.slack import Outgoing
+    from dealwatch.alerts.slack import Outgoing
 
     return Outgoing(alert.alert_key, alert.channel, alert.message, alert.fired_at)
 
@@ -246,8 +246,8 @@ def test_cli_test_message_silence_and_list(
 ) -> None:
     from typer.testing import CliRunner
 
-    from services.cli import app
-    from services.config import get_settings
+    from dealwatch.services.cli import app
+    from dealwatch.services.config import get_settings
 
     for name, value in {
         "SLACK_BOT_TOKEN": TOKEN,

@@ -15,10 +15,10 @@ from pathlib import Path
 
 import pytest
 
-from services.config import Settings
-from services.db.schema import upgrade
-from services.ingest.pipeline import ingest_feed, ingest_registry
-from services.seed import SEED_FEED, SEED_REGISTRY
+from dealwatch.services.config import Settings
+from dealwatch.services.db.schema import upgrade
+from dealwatch.services.ingest.pipeline import ingest_feed, ingest_registry
+from dealwatch.services.seed import SEED_FEED, SEED_REGISTRY
 from tests.expected import expected
 from tests.slack_server import TOKEN, FakeSlack, SlackServerThread
 from tests.workers import Worker, catch_up, run_worker_until_caught_up
@@ -52,7 +52,7 @@ def _env(settings: Settings, slack: FakeSlack, **extra: str) -> dict[str, str]:
 
 def dealwatch(env: dict[str, str], *args: str, timeout: float = 120) -> str:
     done = subprocess.run(
-        [sys.executable, "-m", "services", *args],
+        [sys.executable, "-m", "dealwatch", *args],
         env=env,
         timeout=timeout,
         capture_output=True,
@@ -131,7 +131,7 @@ def test_worker_and_dispatcher_killed_between_recording_and_delivery(
     slack.reply_delay = 1.0  # Slack stores each message, then answers a second later
     env = _env(settings, slack)
     dispatcher = subprocess.Popen(
-        [sys.executable, "-m", "services", "alerts", "dispatch"],
+        [sys.executable, "-m", "dealwatch", "alerts", "dispatch"],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -181,7 +181,7 @@ def test_scheduler_sends_the_digest_once_a_day_as_the_log_says(
 ) -> None:
     """`dealwatch scheduler --once --digest` (what the cron job runs) builds the digest from the
     tables; Slack gets it once however often the job runs, saying what the log says."""
-    from projections.digest import digest
+    from dealwatch.projections.digest import digest
     from tests.seed import seed_events, seed_roles
 
     settings = _seeded(kafka, sqlite_url)

@@ -13,16 +13,16 @@ from aiokafka import AIOKafkaProducer
 from sqlalchemy import text
 from typer.testing import CliRunner
 
-from events.envelope import DealEvent
-from events.records import parse_record
-from services.cli import app
-from services.config import Settings, get_settings
-from services.db.engine import make_sync_engine
-from services.db.schema import upgrade
-from services.ingest.pipeline import ingest_feed, ingest_registry
-from services.kafka.clients import client_kwargs
-from services.kafka.topics import DEAL_EVENTS
-from services.seed import SEED_FEED, SEED_REGISTRY
+from dealwatch.events.envelope import DealEvent
+from dealwatch.events.records import parse_record
+from dealwatch.services.cli import app
+from dealwatch.services.config import Settings, get_settings
+from dealwatch.services.db.engine import make_sync_engine
+from dealwatch.services.db.schema import upgrade
+from dealwatch.services.ingest.pipeline import ingest_feed, ingest_registry
+from dealwatch.services.kafka.clients import client_kwargs
+from dealwatch.services.kafka.topics import DEAL_EVENTS
+from dealwatch.services.seed import SEED_FEED, SEED_REGISTRY
 from tests.scenarios import EXTRA_RECORDS
 from tests.workers import dump_tables, run_worker_until_caught_up
 
@@ -263,8 +263,8 @@ def test_export_equals_the_effective_view_of_the_log(
     """Row for row what `effective_view` over the whole log gives (the spec, computed here on
     its own), with the chain head after each record's first event; an event re-sent later in
     the log does not move where a record entered it."""
-    from events.chain import GENESIS, link
-    from projections.effective import LoggedEvent, effective_view
+    from dealwatch.events.chain import GENESIS, link
+    from dealwatch.projections.effective import LoggedEvent, effective_view
     from tests.kafka_helpers import read_topic
 
     extra = tmp_path / "extra.jsonl"

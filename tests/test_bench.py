@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from services.config import Settings
+from dealwatch.services.config import Settings
 
 KEYS = {
     "ceiling_rps",
@@ -68,9 +68,9 @@ def test_edge_costs_measure_every_command(kafka: Settings, sqlite_url: str, tmp_
     edge ran (a failing one fails the bench) and has its seconds and peak RSS saved."""
     import asyncio
 
-    from services.db.schema import upgrade
-    from services.ingest.pipeline import ingest_feed, ingest_registry
-    from services.seed import SEED_FEED, SEED_REGISTRY
+    from dealwatch.services.db.schema import upgrade
+    from dealwatch.services.ingest.pipeline import ingest_feed, ingest_registry
+    from dealwatch.services.seed import SEED_FEED, SEED_REGISTRY
     from tests.workers import run_worker_until_caught_up
 
     settings = kafka.model_copy(update={"database_url": sqlite_url})

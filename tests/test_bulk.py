@@ -10,12 +10,12 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.dialects import sqlite
 
-from services.db.bulk import _bind_processor, _driver_rows
-from services.db.engine import make_async_engine, session_factory
-from services.db.log_mirror import Consumed, insert_or_lock, upsert, write_events
-from services.db.models import Deal, Event
-from services.db.schema import upgrade
-from services.db.state_models import PendingCheck
+from dealwatch.services.db.bulk import _bind_processor, _driver_rows
+from dealwatch.services.db.engine import make_async_engine, session_factory
+from dealwatch.services.db.log_mirror import Consumed, insert_or_lock, upsert, write_events
+from dealwatch.services.db.models import Deal, Event
+from dealwatch.services.db.schema import upgrade
+from dealwatch.services.db.state_models import PendingCheck
 
 DAY = dt.date(2024, 6, 1)
 
@@ -101,8 +101,8 @@ def test_bulk_json_refuses_what_json_cannot_hold_and_writes_iso_dates() -> None:
 
     import pytest
 
-    from services.db.bulk import _json
-    from services.db.models import Alert
+    from dealwatch.services.db.bulk import _json
+    from dealwatch.services.db.models import Alert
 
     deals = Deal.__table__
     names = list(deal("a", 1.0))
@@ -127,7 +127,7 @@ async def _both_paths(url: str) -> tuple[list, list]:
     """One silence written by `upsert` (the bulk path), one by the ORM: both as read back."""
     from sqlalchemy import select
 
-    from services.db.models import Silence
+    from dealwatch.services.db.models import Silence
 
     upgrade(url)
     engine = make_async_engine(url)
@@ -157,8 +157,8 @@ def test_bulk_rows_are_bound_as_sqlalchemy_binds_them(database_url: str) -> None
 async def _among(url: str) -> tuple[list, list, list]:
     from sqlalchemy import select
 
-    from services.db.keyed import among
-    from services.db.state_models import SeriesChange
+    from dealwatch.services.db.keyed import among
+    from dealwatch.services.db.state_models import SeriesChange
 
     upgrade(url)
     engine = make_async_engine(url)

@@ -9,19 +9,19 @@ import datetime as dt
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
-from alerts.rules_config import load_rules
-from events.envelope import DealEvent
-from events.records import parse_record
-from projections.effective import LoggedEvent
-from projections.projection import project
-from services.audit.tables import check_tables
-from services.db.engine import make_async_engine, session_factory
-from services.db.log_mirror import write_registry
-from services.db.schema import upgrade
-from services.projection.alerting import check_records, take_checks
-from services.projection.projector import Projector, load_registry
-from services.projection.records import add_checks, lock_targets
-from services.projection.stale import peek_stale, queue_stale, take_unchanged
+from dealwatch.alerts.rules_config import load_rules
+from dealwatch.events.envelope import DealEvent
+from dealwatch.events.records import parse_record
+from dealwatch.projections.effective import LoggedEvent
+from dealwatch.projections.projection import project
+from dealwatch.services.audit.tables import check_tables
+from dealwatch.services.db.engine import make_async_engine, session_factory
+from dealwatch.services.db.log_mirror import write_registry
+from dealwatch.services.db.schema import upgrade
+from dealwatch.services.projection.alerting import check_records, take_checks
+from dealwatch.services.projection.projector import Projector, load_registry
+from dealwatch.services.projection.records import add_checks, lock_targets
+from dealwatch.services.projection.stale import peek_stale, queue_stale, take_unchanged
 from tests.incremental import mirror
 
 DAY = dt.date(2024, 12, 31)

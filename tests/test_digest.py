@@ -13,15 +13,15 @@ import uuid
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from alerts.rules_config import load_rules
-from projections.digest import Digest, digest
-from projections.effective import LoggedEvent
-from services.db.engine import make_async_engine, session_factory
-from services.db.log_mirror import write_registry
-from services.db.schema import upgrade
-from services.projection.digest import digest_from_tables
-from services.projection.projector import Projector, load_registry
-from services.seed import SEED_REGISTRY
+from dealwatch.alerts.rules_config import load_rules
+from dealwatch.projections.digest import Digest, digest
+from dealwatch.projections.effective import LoggedEvent
+from dealwatch.services.db.engine import make_async_engine, session_factory
+from dealwatch.services.db.log_mirror import write_registry
+from dealwatch.services.db.schema import upgrade
+from dealwatch.services.projection.digest import digest_from_tables
+from dealwatch.services.projection.projector import Projector, load_registry
+from dealwatch.services.seed import SEED_REGISTRY
 from tests.incremental import mirror
 from tests.random_logs import DAY, dates, logs, registry_rows
 from tests.seed import seed_events

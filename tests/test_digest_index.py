@@ -9,12 +9,12 @@ import json
 import sqlite3
 from pathlib import Path
 
-from events.envelope import DealEvent
-from events.records import parse_record
-from services.config import Settings
-from services.ingest.digest_index import DigestIndex, index_path
-from services.ingest.pipeline import ingest_feed
-from services.ingest.record_digests import digest_of
+from dealwatch.events.envelope import DealEvent
+from dealwatch.events.records import parse_record
+from dealwatch.services.config import Settings
+from dealwatch.services.ingest.digest_index import DigestIndex, index_path
+from dealwatch.services.ingest.pipeline import ingest_feed
+from dealwatch.services.ingest.record_digests import digest_of
 
 
 def _feed(path: Path, first: int, count: int) -> Path:

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from events.envelope import _NAMESPACE, event_id_for
+from dealwatch.events.envelope import _NAMESPACE, event_id_for
 
 
 @given(st.text())

@@ -14,10 +14,10 @@ from types import SimpleNamespace
 from faust.types import TP, Message
 from mode.utils.locks import Event
 
-from services.config import Settings
-from services.worker.app import create_app
-from services.worker.faust_consumer import BatchDrainConsumer
-from services.worker.faust_monitor import LeanMonitor
+from dealwatch.services.config import Settings
+from dealwatch.services.worker.app import create_app
+from dealwatch.services.worker.faust_consumer import BatchDrainConsumer
+from dealwatch.services.worker.faust_monitor import LeanMonitor
 
 TOPIC = "deal-events"
 

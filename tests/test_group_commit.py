@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import pytest
 from faust.types.tuples import Message
 
-from services.worker.group_commit import GroupCommit
+from dealwatch.services.worker.group_commit import GroupCommit
 
 
 @dataclass
@@ -122,9 +122,9 @@ def test_a_failed_write_stops_and_writes_nothing_after_it() -> None:
 
 
 def test_batches_merged_for_one_transaction_keep_log_order_and_furthest_positions() -> None:
-    from services.db.log_mirror import Consumed
-    from services.db.log_mirror import Message as Mirrored
-    from services.worker.app import DecodedBatch, merged
+    from dealwatch.services.db.log_mirror import Consumed
+    from dealwatch.services.db.log_mirror import Message as Mirrored
+    from dealwatch.services.worker.app import DecodedBatch, merged
 
     def decoded(partition: int, offsets: range, live: bool) -> DecodedBatch:
         messages = [Mirrored("deal-events", partition, o, b"v") for o in offsets]

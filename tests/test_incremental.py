@@ -15,11 +15,11 @@ import uuid
 import pytest
 from hypothesis import HealthCheck, given, settings
 
-from alerts.rules_config import load_rules
-from events.envelope import DealEvent
-from events.records import parse_record
-from projections.effective import LoggedEvent
-from services.seed import SEED_FEED, SEED_REGISTRY
+from dealwatch.alerts.rules_config import load_rules
+from dealwatch.events.envelope import DealEvent
+from dealwatch.events.records import parse_record
+from dealwatch.projections.effective import LoggedEvent
+from dealwatch.services.seed import SEED_FEED, SEED_REGISTRY
 from tests.incremental import run_incremental
 from tests.random_logs import DAY, logs, registry_rows
 
@@ -123,7 +123,7 @@ def test_a_retracted_record_leaves_the_ledger_after_the_first_tick_moved_the_day
     """Found by the property test: batches folded before any tick (the state row created by
     the registry, without a day) must record their day, or the first tick to an earlier day
     leaves a record dated between the two in `deals`, and a later retraction never removes it."""
-    from events.envelope import DealEvent
+    from dealwatch.events.envelope import DealEvent
 
     def funding(record_id: str) -> DealEvent:
         return DealEvent.of(

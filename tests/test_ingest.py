@@ -10,12 +10,12 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from events.envelope import DealEvent, event_id_for
-from services.cli import app
-from services.config import Settings, get_settings
-from services.ingest.pipeline import ingest_feed, ingest_registry
-from services.kafka.topics import COMPANIES, DEAL_EVENTS, REJECTED
-from services.seed import SEED_FEED, SEED_REGISTRY
+from dealwatch.events.envelope import DealEvent, event_id_for
+from dealwatch.services.cli import app
+from dealwatch.services.config import Settings, get_settings
+from dealwatch.services.ingest.pipeline import ingest_feed, ingest_registry
+from dealwatch.services.kafka.topics import COMPANIES, DEAL_EVENTS, REJECTED
+from dealwatch.services.seed import SEED_FEED, SEED_REGISTRY
 from tests.kafka_helpers import read_topic
 
 SEED_LINES = [json.loads(line) for line in SEED_FEED.read_text().splitlines() if line.strip()]
@@ -148,7 +148,7 @@ def test_broker_restart_between_ingests_loses_nothing(kafka: Settings, tmp_path)
     """Stops and starts the session's broker (the one `dealwatch kafka up` started)."""
     import asyncio
 
-    from services.kafka import local as kafka_local
+    from dealwatch.services.kafka import local as kafka_local
 
     first, second = SEED_LINES[:15], SEED_LINES[15:]
     (tmp_path / "a.jsonl").write_text("".join(json.dumps(r) + "\n" for r in first))

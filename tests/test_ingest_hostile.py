@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from events.envelope import DealEvent
-from events.limits import MAX_DEPTH, MAX_LINE_BYTES
-from services.cli import app
-from services.config import Settings, get_settings
-from services.kafka.topics import DEAL_EVENTS, REJECTED
+from dealwatch.events.envelope import DealEvent
+from dealwatch.events.limits import MAX_DEPTH, MAX_LINE_BYTES
+from dealwatch.services.cli import app
+from dealwatch.services.config import Settings, get_settings
+from dealwatch.services.kafka.topics import DEAL_EVENTS, REJECTED
 from tests.kafka_helpers import read_topic
 
 

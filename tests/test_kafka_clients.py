@@ -7,11 +7,11 @@ import asyncio
 from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient
 
-from services.config import Settings
-from services.kafka.clients import client_kwargs, topics_partitions
-from services.kafka.producer import log_producer
-from services.kafka.topics import COMPANIES, DEAL_EVENTS, ensure_topics, topic_specs
-from services.worker.catchup import LogEnds
+from dealwatch.services.config import Settings
+from dealwatch.services.kafka.clients import client_kwargs, topics_partitions
+from dealwatch.services.kafka.producer import log_producer
+from dealwatch.services.kafka.topics import COMPANIES, DEAL_EVENTS, ensure_topics, topic_specs
+from dealwatch.services.worker.catchup import LogEnds
 
 
 async def _topics(settings: Settings) -> set[str]:

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from services.config import Settings
-from services.kafka import local as kafka_local
+from dealwatch.services.config import Settings
+from dealwatch.services.kafka import local as kafka_local
 
 
 def test_taken_port_is_a_clear_error(tmp_path: Path) -> None:

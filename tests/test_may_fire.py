@@ -3,9 +3,9 @@ for every record a per-record rule fires for, whatever the registry says."""
 
 from __future__ import annotations
 
-from events.records import Correction, parse_record
-from projections.rules import may_fire, record_alerts
-from projections.thresholds import Thresholds
+from dealwatch.events.records import Correction, parse_record
+from dealwatch.projections.rules import may_fire, record_alerts
+from dealwatch.projections.thresholds import Thresholds
 from tests.seed import seed_events, seed_roles
 from tests.synthetic import synthetic_records
 

@@ -7,8 +7,8 @@ import datetime as dt
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from projections.effective import LoggedEvent
-from projections.projection import project
+from dealwatch.projections.effective import LoggedEvent
+from dealwatch.projections.projection import project
 from tests.scenarios import extra_events
 from tests.seed import seed_events, seed_roles
 

@@ -7,7 +7,7 @@ import datetime as dt
 
 import pytest
 
-from projections.projection import project
+from dealwatch.projections.projection import project
 from tests.expected import (
     assert_breakdown,
     assert_row,

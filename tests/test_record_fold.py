@@ -8,8 +8,8 @@ import datetime as dt
 from hypothesis import given
 from hypothesis import strategies as st
 
-from projections.effective import effective_view
-from projections.record_fold import fold_record, target_of
+from dealwatch.projections.effective import effective_view
+from dealwatch.projections.record_fold import fold_record, target_of
 from tests.random_logs import logs
 
 

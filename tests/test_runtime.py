@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from services.runtime import FreeMemoryReleaser
+from dealwatch.services.runtime import FreeMemoryReleaser
 
 
 def test_trims_at_most_once_per_interval(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -7,11 +7,11 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlmodel import SQLModel
 
-import services.db.models  # every table registers with SQLModel.metadata
-import services.db.state_models
-import services.sources.models  # noqa: F401
-from services.db.engine import make_sync_engine
-from services.db.schema import upgrade
+import dealwatch.services.db.models  # every table registers with SQLModel.metadata
+import dealwatch.services.db.state_models
+import dealwatch.services.sources.models  # noqa: F401
+from dealwatch.services.db.engine import make_sync_engine
+from dealwatch.services.db.schema import upgrade
 
 
 def test_migrations_match_the_models(database_url: str) -> None:

@@ -19,14 +19,14 @@ import yaml
 from sqlalchemy import text
 from typer.testing import CliRunner
 
-from events.envelope import DealEvent
-from services.cli import app
-from services.config import Settings, get_settings
-from services.db.engine import make_sync_engine
-from services.ingest.pipeline import ingest_registry
-from services.kafka.topics import DEAL_EVENTS
-from services.seed import SEED_REGISTRY
-from sources.names import normalise
+from dealwatch.events.envelope import DealEvent
+from dealwatch.services.cli import app
+from dealwatch.services.config import Settings, get_settings
+from dealwatch.services.db.engine import make_sync_engine
+from dealwatch.services.ingest.pipeline import ingest_registry
+from dealwatch.services.kafka.topics import DEAL_EVENTS
+from dealwatch.services.seed import SEED_REGISTRY
+from dealwatch.sources.names import normalise
 from tests.kafka_helpers import read_topic
 from tests.source_server import Scripted, SourceServer, serve_fixtures
 from tests.workers import run_worker_until_caught_up
@@ -183,7 +183,7 @@ def test_a_poll_killed_midway_and_run_again_misses_and_doubles_nothing(
 ) -> None:
     settings, env = world
     server.delay = 0.4
-    command = [sys.executable, "-m", "services", "sources", "poll", "sec-formd", "--since",
+    command = [sys.executable, "-m", "dealwatch", "sources", "poll", "sec-formd", "--since",
                "2024-11-04"]  # fmt: skip
     process = subprocess.Popen(command, env={**os.environ, **env}, start_new_session=True)
     deadline = time.monotonic() + 60
@@ -297,7 +297,7 @@ def test_sec_sources_refuse_to_run_without_a_contact(world, tmp_path: Path, monk
 def test_sources_run_polls_every_enabled_source_on_a_schedule(world) -> None:
     settings, env = world
     process = subprocess.Popen(
-        [sys.executable, "-m", "services", "sources", "run"],
+        [sys.executable, "-m", "dealwatch", "sources", "run"],
         env={**os.environ, **env},
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,

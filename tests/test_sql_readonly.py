@@ -9,11 +9,11 @@ import pytest
 from sqlalchemy import text
 from typer.testing import CliRunner
 
-from services.cli import app
-from services.config import get_settings
-from services.db.engine import backend, make_sync_engine
-from services.db.readonly import ReadOnlyQueryError, run_readonly
-from services.db.schema import upgrade
+from dealwatch.services.cli import app
+from dealwatch.services.config import get_settings
+from dealwatch.services.db.engine import backend, make_sync_engine
+from dealwatch.services.db.readonly import ReadOnlyQueryError, run_readonly
+from dealwatch.services.db.schema import upgrade
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from sqlalchemy import text
 
-from services.db.engine import SQLITE_CACHE_KIB, make_async_engine, make_sync_engine
+from dealwatch.services.db.engine import SQLITE_CACHE_KIB, make_async_engine, make_sync_engine
 
 PRAGMAS = ("journal_mode", "busy_timeout", "cache_size")
 EXPECTED = {"journal_mode": "wal", "busy_timeout": 30000, "cache_size": -SQLITE_CACHE_KIB}

@@ -8,10 +8,15 @@ import datetime as dt
 
 from sqlalchemy import text
 
-from services.db.engine import make_async_engine, session_factory
-from services.db.schema import upgrade
-from services.projection.companies import refresh_companies
-from services.projection.stale import peek_stale, queue_stale, refresh_stale, take_unchanged
+from dealwatch.services.db.engine import make_async_engine, session_factory
+from dealwatch.services.db.schema import upgrade
+from dealwatch.services.projection.companies import refresh_companies
+from dealwatch.services.projection.stale import (
+    peek_stale,
+    queue_stale,
+    refresh_stale,
+    take_unchanged,
+)
 
 DAY = dt.date(2024, 12, 31)
 

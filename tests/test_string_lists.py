@@ -8,8 +8,8 @@ import json
 from hypothesis import given
 from hypothesis import strategies as st
 
-from events.envelope import event_id_for
-from services.db.string_lists import string_list
+from dealwatch.events.envelope import event_id_for
+from dealwatch.services.db.string_lists import string_list
 
 
 @given(st.lists(st.text()))

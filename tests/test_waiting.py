@@ -18,10 +18,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from services.config import Settings
-from services.db.engine import make_sync_engine
-from services.ingest.pipeline import ingest_feed, ingest_registry
-from services.seed import SEED_FEED, SEED_REGISTRY
+from dealwatch.services.config import Settings
+from dealwatch.services.db.engine import make_sync_engine
+from dealwatch.services.ingest.pipeline import ingest_feed, ingest_registry
+from dealwatch.services.seed import SEED_FEED, SEED_REGISTRY
 from tests.workers import catch_up
 
 
@@ -94,7 +94,7 @@ def empty_dir(tmp_path: Path) -> Iterator[Path]:
 def _dealwatch(env: dict[str, str], cwd: Path, *args: str) -> tuple[int, str]:
     """`dealwatch ARGS` run to its end: exit status and everything it printed."""
     done = subprocess.run(
-        [sys.executable, "-m", "services", *args],
+        [sys.executable, "-m", "dealwatch", *args],
         cwd=cwd,
         env=env,
         capture_output=True,
@@ -124,7 +124,7 @@ def test_worker_started_before_its_broker_waits_then_mirrors(
     env = _environment(kafka, url, f"127.0.0.1:{port}", tmp_path / "state")
     with log.open("wb") as out:
         worker = subprocess.Popen(
-            [sys.executable, "-m", "services", "worker"],
+            [sys.executable, "-m", "dealwatch", "worker"],
             cwd=empty_dir,
             env=env,
             stdout=out,

@@ -14,13 +14,13 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from alerts.rules_config import load_rules
-from services.config import Settings
-from services.db.engine import make_async_engine, make_sync_engine
-from services.db.schema import upgrade
-from services.ingest.pipeline import ingest_feed, ingest_registry
-from services.projection.projector import run_projection
-from services.seed import SEED_FEED, SEED_REGISTRY
+from dealwatch.alerts.rules_config import load_rules
+from dealwatch.services.config import Settings
+from dealwatch.services.db.engine import make_async_engine, make_sync_engine
+from dealwatch.services.db.schema import upgrade
+from dealwatch.services.ingest.pipeline import ingest_feed, ingest_registry
+from dealwatch.services.projection.projector import run_projection
+from dealwatch.services.seed import SEED_FEED, SEED_REGISTRY
 from tests.expected import (
     assert_breakdown,
     assert_row,
@@ -195,7 +195,7 @@ def test_sigkill_mid_stream_equals_clean_rebuild(
     assert _rows(sqlite_url, "SELECT COUNT(*) AS n FROM events")[0]["n"] == len(records)
     # a backlog of full batches (companies queued, refreshed once caught up) equals the spec
     verify = subprocess.run(
-        [sys.executable, "-m", "services", "replay", "--verify"],
+        [sys.executable, "-m", "dealwatch", "replay", "--verify"],
         env=cli_env(settings),
         capture_output=True,
         text=True,
@@ -210,7 +210,7 @@ def test_tables_match_the_pure_projection(
     kafka: Settings, sqlite_url: str, tmp_path: Path, field: str
 ) -> None:
     """The worker's tables hold exactly what `project()` computes from the same log."""
-    from projections.projection import project
+    from dealwatch.projections.projection import project
     from tests.seed import seed_events, seed_roles
 
     settings = _setup(kafka, sqlite_url)
@@ -279,7 +279,7 @@ async def test_one_consumer_poll_holds_at_most_one_batch(kafka: Settings, sqlite
     """Faust's default poll has no limit: in a 1M backlog one poll held ~104,000 records as
     Python objects (docs/benchmarks.md, the worker's peak RSS). The cap reaches the aiokafka
     consumer Faust builds for the worker."""
-    from services.worker.app import BATCH_SIZE, create_app
+    from dealwatch.services.worker.app import BATCH_SIZE, create_app
 
     app = create_app(_setup(kafka, sqlite_url))
     consumer = app.consumer._thread._create_worker_consumer(app.transport)

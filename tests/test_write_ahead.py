@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from services.projection.write_ahead import WriteAhead
+from dealwatch.services.projection.write_ahead import WriteAhead
 
 
 def test_one_write_in_flight_in_submission_order() -> None:

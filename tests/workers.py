@@ -13,9 +13,9 @@ from typing import Any
 
 from sqlalchemy import text
 
-from services.config import Settings
-from services.db.engine import make_async_engine, make_sync_engine
-from services.worker.catchup import wait_until_caught_up
+from dealwatch.services.config import Settings
+from dealwatch.services.db.engine import make_async_engine, make_sync_engine
+from dealwatch.services.worker.catchup import wait_until_caught_up
 
 
 def cli_env(settings: Settings) -> dict[str, str]:
@@ -35,7 +35,7 @@ def cli_env(settings: Settings) -> dict[str, str]:
 
 
 class Worker:
-    """`python -m services worker` with its own environment and log file."""
+    """`python -m dealwatch worker` with its own environment and log file."""
 
     def __init__(self, settings: Settings, log: Path) -> None:
         self.settings = settings
@@ -43,7 +43,7 @@ class Worker:
         env = cli_env(settings)
         with log.open("ab") as out:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "services", "worker"],
+                [sys.executable, "-m", "dealwatch", "worker"],
                 env=env,
                 stdout=out,
                 stderr=subprocess.STDOUT,

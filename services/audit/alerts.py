@@ -13,10 +13,10 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from alerts.outbox import CANCELLED, DELIVERED, OPERATIONAL_RULES
-from projections.rules import AlertCandidate
-from services.db.models import Alert
-from services.db.string_lists import string_list
+from dealwatch.alerts.outbox import CANCELLED, DELIVERED, OPERATIONAL_RULES
+from dealwatch.projections.rules import AlertCandidate
+from dealwatch.services.db.models import Alert
+from dealwatch.services.db.string_lists import string_list
 
 
 @dataclass

@@ -19,13 +19,13 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from events.chain import GENESIS, link
-from services.audit.processes import deal_event_partitions
-from services.config import Settings
-from services.db.models import Event, StreamPosition
-from services.ingest.digest_index import DigestIndex
-from services.kafka.log_reader import read_topic
-from services.kafka.topics import DEAL_EVENTS
+from dealwatch.events.chain import GENESIS, link
+from dealwatch.services.audit.processes import deal_event_partitions
+from dealwatch.services.config import Settings
+from dealwatch.services.db.models import Event, StreamPosition
+from dealwatch.services.ingest.digest_index import DigestIndex
+from dealwatch.services.kafka.log_reader import read_topic
+from dealwatch.services.kafka.topics import DEAL_EVENTS
 
 SHOWN = 10  # messages without a matching digest named per partition
 CHUNK = 2_000  # mirror rows fetched, and misplaced messages looked up, at a time

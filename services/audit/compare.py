@@ -12,12 +12,12 @@ from typing import Any
 from sqlalchemy import String, exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from alerts.outbox import CANCELLED, OPERATIONAL_RULES
-from projections.projection import Projection
-from services.audit.tables import SHOWN, TableCheck, difference, normalise
-from services.db.bulk import is_postgresql
-from services.db.models import Alert, Event, RegistryEntry
-from services.db.projection_rows import projection_tables
+from dealwatch.alerts.outbox import CANCELLED, OPERATIONAL_RULES
+from dealwatch.projections.projection import Projection
+from dealwatch.services.audit.tables import SHOWN, TableCheck, difference, normalise
+from dealwatch.services.db.bulk import is_postgresql
+from dealwatch.services.db.models import Alert, Event, RegistryEntry
+from dealwatch.services.db.projection_rows import projection_tables
 
 
 def _ordered(session: AsyncSession, columns: Sequence[Any]) -> list[Any]:

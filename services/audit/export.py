@@ -19,15 +19,15 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from events.chain import GENESIS, link
-from events.envelope import DealEvent
-from events.serialization import canonical_json
-from projections.effective import LoggedEvent
-from projections.record_fold import fold_record, target_of
-from services.config import Settings
-from services.db.string_lists import string_list
-from services.kafka.log_reader import read_topic
-from services.kafka.topics import DEAL_EVENTS
+from dealwatch.events.chain import GENESIS, link
+from dealwatch.events.envelope import DealEvent
+from dealwatch.events.serialization import canonical_json
+from dealwatch.projections.effective import LoggedEvent
+from dealwatch.projections.record_fold import fold_record, target_of
+from dealwatch.services.config import Settings
+from dealwatch.services.db.string_lists import string_list
+from dealwatch.services.kafka.log_reader import read_topic
+from dealwatch.services.kafka.topics import DEAL_EVENTS
 
 FORMATS = ("jsonl", "csv", "parquet")
 CHUNK = 5_000  # messages inserted, and parquet rows written, at a time

@@ -12,10 +12,10 @@ import multiprocessing
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 
-from projections.thresholds import Thresholds
-from services.config import Settings
-from services.kafka.topics import DEAL_EVENTS
-from services.worker.catchup import end_offsets
+from dealwatch.projections.thresholds import Thresholds
+from dealwatch.services.config import Settings
+from dealwatch.services.kafka.topics import DEAL_EVENTS
+from dealwatch.services.worker.catchup import end_offsets
 
 PROGRESS_EVERY = 0.2  # s
 
@@ -89,9 +89,9 @@ def _mirror_group(
     thresholds: Thresholds | None,
 ) -> None:
     """In a child process: mirror and fold `partitions` into the database at `url`."""
-    from services.audit.rebuild import mirror_partitions
-    from services.db.engine import make_async_engine
-    from services.runtime import tune_gc_for_batches
+    from dealwatch.services.audit.rebuild import mirror_partitions
+    from dealwatch.services.db.engine import make_async_engine
+    from dealwatch.services.runtime import tune_gc_for_batches
 
     tune_gc_for_batches()
 

@@ -11,27 +11,33 @@ from collections.abc import Callable, Collection
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from alerts.rules_config import RulesConfig
-from projections.effective import LoggedEvent
-from projections.thresholds import Thresholds
-from services.audit.processes import (
+from dealwatch.alerts.rules_config import RulesConfig
+from dealwatch.projections.effective import LoggedEvent
+from dealwatch.projections.thresholds import Thresholds
+from dealwatch.services.audit.processes import (
     deal_event_partitions,
     mirror_in_processes,
     partition_groups,
 )
-from services.config import Settings
-from services.db.engine import make_async_engine, session_factory
-from services.db.log_mirror import Consumed, Message, consumed_of, write_events, write_registry
-from services.db.schema import upgrade
-from services.kafka.log_reader import read_topic
-from services.kafka.topics import COMPANIES, DEAL_EVENTS
-from services.projection.batch import fold_batch, prepare_batch
-from services.projection.projector import ProjectionOutcome, Projector
-from services.projection.refresh_pool import RefreshPool
-from services.projection.write_ahead import WriteAhead
-from services.runtime import FreeMemoryReleaser, tune_gc_for_batches
-from services.worker.app import decoded_row, registry_row
-from services.worker.catchup import end_offsets
+from dealwatch.services.config import Settings
+from dealwatch.services.db.engine import make_async_engine, session_factory
+from dealwatch.services.db.log_mirror import (
+    Consumed,
+    Message,
+    consumed_of,
+    write_events,
+    write_registry,
+)
+from dealwatch.services.db.schema import upgrade
+from dealwatch.services.kafka.log_reader import read_topic
+from dealwatch.services.kafka.topics import COMPANIES, DEAL_EVENTS
+from dealwatch.services.projection.batch import fold_batch, prepare_batch
+from dealwatch.services.projection.projector import ProjectionOutcome, Projector
+from dealwatch.services.projection.refresh_pool import RefreshPool
+from dealwatch.services.projection.write_ahead import WriteAhead
+from dealwatch.services.runtime import FreeMemoryReleaser, tune_gc_for_batches
+from dealwatch.services.worker.app import decoded_row, registry_row
+from dealwatch.services.worker.catchup import end_offsets
 
 BATCH = (
     20_000  # events per transaction: see services/worker/app.py BATCH_SIZE on why larger is cheaper

@@ -13,10 +13,10 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from alerts.outbox import CANCELLED, OPERATIONAL_RULES
-from projections.projection import Projection
-from services.db.models import Alert, RegistryEntry
-from services.db.projection_rows import TableRows, projection_tables
+from dealwatch.alerts.outbox import CANCELLED, OPERATIONAL_RULES
+from dealwatch.projections.projection import Projection
+from dealwatch.services.db.models import Alert, RegistryEntry
+from dealwatch.services.db.projection_rows import TableRows, projection_tables
 
 SHOWN = 5  # differing rows printed per table
 

@@ -13,14 +13,15 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy import delete, select
 
-from alerts.dispatcher import dispatch, run_dispatcher, utc_now
-from alerts.outbox import STATES
-from alerts.slack import DeliveryError, Outgoing, make_sender
-from services.config import get_settings
-from services.db.engine import make_async_engine, session_factory
-from services.db.log_mirror import upsert
-from services.db.models import Alert, Silence
-from services.db.schema import upgrade
+from dealwatch.alerts.dispatcher import dispatch, run_dispatcher, utc_now
+from dealwatch.alerts.outbox import STATES
+from dealwatch.alerts.rules_config import EXAMPLE_RULES
+from dealwatch.alerts.slack import DeliveryError, Outgoing, make_sender
+from dealwatch.services.config import get_settings
+from dealwatch.services.db.engine import make_async_engine, session_factory
+from dealwatch.services.db.log_mirror import upsert
+from dealwatch.services.db.models import Alert, Silence
+from dealwatch.services.db.schema import upgrade
 
 app = typer.Typer(
     name="alerts", help="The alert outbox: list, silence, test, dispatch.", no_args_is_help=True
@@ -49,6 +50,12 @@ def _run(coro_factory):
 
     upgrade(get_settings().database_url)
     return asyncio.run(run())
+
+
+@app.command("rules-example")
+def rules_example() -> None:
+    """Print the commented example rules file (`dealwatch alerts rules-example > rules.yaml`)."""
+    typer.echo(EXAMPLE_RULES.read_text(encoding="utf-8"), nl=False)
 
 
 @app.command("list")

@@ -12,8 +12,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from services.config import get_settings
-from services.db.engine import in_session
+from dealwatch.services.config import get_settings
+from dealwatch.services.db.engine import in_session
 
 app = typer.Typer(
     name="audit",
@@ -32,7 +32,7 @@ async def _with_session(work):
 @app.command()
 def verify() -> None:
     """Every table users query against a replay of the log (same as `replay --verify`)."""
-    from services.commands.replay import replay
+    from dealwatch.services.commands.replay import replay
 
     replay(as_of=None, known_at=None, output=None, verify=True, db=None)
 
@@ -41,7 +41,7 @@ def verify() -> None:
 def report() -> None:
     """Per partition: offsets, counts by kind, chain head, and whether it is what the worker
     recorded and ingest wrote. Exit 3 naming each partition and offset that is not."""
-    from services.audit.chain import chain_report
+    from dealwatch.services.audit.chain import chain_report
 
     settings = get_settings()
     reports = asyncio.run(_with_session(lambda s: chain_report(settings, s)))
@@ -73,10 +73,10 @@ def report() -> None:
 def _projection_as_of_live_day():
     """What the log implies as of the day the live tables were projected: `project()` over
     the whole log in memory (the specification, `--spec`)."""
-    from alerts.rules_config import load_rules
-    from projections.projection import project
-    from services.commands.replay import live_evaluation_day
-    from services.kafka.log_reader import read_log
+    from dealwatch.alerts.rules_config import load_rules
+    from dealwatch.projections.projection import project
+    from dealwatch.services.commands.replay import live_evaluation_day
+    from dealwatch.services.kafka.log_reader import read_log
 
     settings = get_settings()
     evaluation_day = live_evaluation_day(settings) or settings.today()
@@ -97,14 +97,14 @@ def _rebuilt_alerts() -> tuple[list, dt.date]:
     import sys
     import tempfile
 
-    from services.audit.alerts import implied_alerts
-    from services.commands.replay import live_evaluation_day
+    from dealwatch.services.audit.alerts import implied_alerts
+    from dealwatch.services.commands.replay import live_evaluation_day
 
     settings = get_settings()
     day = live_evaluation_day(settings) or settings.today()
     with tempfile.TemporaryDirectory(prefix="dealwatch-alerts-") as scratch:
         url = f"sqlite:///{scratch}/replay.db"
-        command = [sys.executable, "-m", "services", "replay", "--db", url]
+        command = [sys.executable, "-m", "dealwatch", "replay", "--db", url]
         rebuilt = subprocess.run([*command, "--as-of", day.isoformat()], check=False)
         if rebuilt.returncode != 0:
             errors.print("[red]error:[/] the rebuild of the log failed (above)")
@@ -151,7 +151,7 @@ def alerts_audit(
 ) -> None:
     """Every alert the log implies (nothing is sent), diffed against the outbox. Exit 3 when
     an implied alert was never recorded or one went out twice."""
-    from services.audit.alerts import ImpliedAlert, audit_alerts
+    from dealwatch.services.audit.alerts import ImpliedAlert, audit_alerts
 
     if spec:
         projection = _projection_as_of_live_day()
@@ -187,7 +187,7 @@ def export(
 ) -> None:
     """The effective log as known at a day, each record with its event id, partition, offset
     and chain position, plus a manifest with the chain heads."""
-    from services.audit.export import ExportError, export_log
+    from dealwatch.services.audit.export import ExportError, export_log
 
     day = known_at.date() if known_at else None
     try:

@@ -14,13 +14,13 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from services.config import get_settings
-from services.db.engine import make_async_engine, redact
-from services.db.schema import upgrade
-from services.ingest.pipeline import ingest_feed, ingest_registry
-from services.kafka.local import KafkaLocalError, ensure_broker
-from services.seed import SEED_FEED, SEED_REGISTRY
-from services.worker.catchup import wait_until_caught_up
+from dealwatch.services.config import get_settings
+from dealwatch.services.db.engine import make_async_engine, redact
+from dealwatch.services.db.schema import upgrade
+from dealwatch.services.ingest.pipeline import ingest_feed, ingest_registry
+from dealwatch.services.kafka.local import KafkaLocalError, ensure_broker
+from dealwatch.services.seed import SEED_FEED, SEED_REGISTRY
+from dealwatch.services.worker.catchup import wait_until_caught_up
 
 console = Console()
 DEMO_DAY = dt.date(2024, 12, 31)
@@ -30,7 +30,7 @@ def _start_worker(env: dict[str, str], log_file: Path) -> subprocess.Popen:
     log_file.parent.mkdir(parents=True, exist_ok=True)
     with log_file.open("ab") as out:
         return subprocess.Popen(
-            [sys.executable, "-m", "services", "worker"],
+            [sys.executable, "-m", "dealwatch", "worker"],
             env=env,
             stdout=out,
             stderr=subprocess.STDOUT,
@@ -108,13 +108,13 @@ async def _caught_up(settings, timeout: float) -> float:
 def _deliver_alerts(settings) -> None:
     """What the scheduler does each day: re-evaluate, then send pending alerts (Slack when
     SLACK_BOT_TOKEN or SLACK_WEBHOOK_URL is set, else the console)."""
-    from services.commands.scheduler import run_once
+    from dealwatch.services.commands.scheduler import run_once
 
     asyncio.run(run_once(settings, with_digest=False))
 
 
 def _print_results() -> None:
-    from services.commands import show
+    from dealwatch.services.commands import show
 
     show.print_consolidation(None, None)
     show.print_watchlist()

@@ -12,8 +12,14 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from services.config import get_settings
-from services.ingest.pipeline import IngestReport, count_lines, ingest_feed, ingest_registry
+from dealwatch.services.config import get_settings
+from dealwatch.services.ingest.pipeline import (
+    IngestReport,
+    count_lines,
+    ingest_feed,
+    ingest_registry,
+)
+from dealwatch.services.seed import SEED_FEED, SEED_REGISTRY
 
 console = Console()
 errors = Console(stderr=True)
@@ -46,6 +52,12 @@ def ingest(
         list[Path] | None, typer.Argument(help="Feed files: JSON Lines or CSV")
     ] = None,
     registry: Annotated[Path | None, typer.Option(help="Company registry CSV")] = None,
+    seed: Annotated[
+        bool,
+        typer.Option(
+            "--seed", help="Also the demo's seed feed and its registry, shipped with dealwatch"
+        ),
+    ] = False,
 ) -> None:
     """Validate feed records and append them to the log; invalid lines go to the rejected topic.
 
@@ -53,8 +65,13 @@ def ingest(
     """
     settings = get_settings()
     paths = paths or []
+    if seed:
+        if registry is not None:
+            errors.print("[red]error:[/] --seed brings the seed's registry: leave out --registry")
+            raise typer.Exit(1)
+        paths, registry = [SEED_FEED, *paths], SEED_REGISTRY
     if not paths and registry is None:
-        errors.print("[red]error:[/] nothing to ingest: give feed files and/or --registry FILE")
+        errors.print("[red]error:[/] nothing to ingest: give feed files, --registry FILE or --seed")
         raise typer.Exit(1)
     _check_files(paths + ([registry] if registry else []))
     rejected = 0

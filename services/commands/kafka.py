@@ -6,8 +6,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from services.config import get_settings
-from services.kafka import local as kafka_local
+from dealwatch.services.config import get_settings
+from dealwatch.services.kafka import local as kafka_local
 
 app = typer.Typer(
     name="kafka",

@@ -11,11 +11,11 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from projections.projection import project
-from services.config import get_settings
-from services.db.engine import in_session
-from services.db.models import ProjectionState
-from services.kafka.log_reader import read_log
+from dealwatch.projections.projection import project
+from dealwatch.services.config import get_settings
+from dealwatch.services.db.engine import in_session
+from dealwatch.services.db.models import ProjectionState
+from dealwatch.services.kafka.log_reader import read_log
 
 console = Console()
 
@@ -60,7 +60,7 @@ def replay(
     ] = None,
 ) -> None:
     """Replay the log from the beginning and print (or save) the projection it implies."""
-    from alerts.rules_config import load_rules
+    from dealwatch.alerts.rules_config import load_rules
 
     settings = get_settings()
     known = known_at.date() if known_at else None
@@ -126,8 +126,8 @@ def _replay_bounded(
 
     from sqlalchemy import func, select
 
-    from services.audit.rebuild import messages_in_log
-    from services.db.models import Alert, Consolidation, Watchlist
+    from dealwatch.services.audit.rebuild import messages_in_log
+    from dealwatch.services.db.models import Alert, Consolidation, Watchlist
 
     total = asyncio.run(messages_in_log(settings))
     with tempfile.TemporaryDirectory(prefix="dealwatch-replay-") as scratch:
@@ -164,8 +164,8 @@ def _replay_bounded(
 def _verify_against_rebuild(settings, scratch: str, day: dt.date, known: dt.date | None) -> None:
     """The live mirror, registry and tables against the scratch rebuild; exit 3 on a
     difference."""
-    from services.audit.compare import compare_mirror, compare_registry, compare_tables
-    from services.db.engine import make_async_engine, session_factory
+    from dealwatch.services.audit.compare import compare_mirror, compare_registry, compare_tables
+    from dealwatch.services.db.engine import make_async_engine, session_factory
 
     async def compare():
         live, rebuilt = make_async_engine(settings.database_url), make_async_engine(scratch)
@@ -225,7 +225,7 @@ def _print_not_compared(state) -> None:
 async def _rebuild_with_progress(settings, url, rules, day, known, total, processes=None):
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-    from services.audit.rebuild import rebuild
+    from dealwatch.services.audit.rebuild import rebuild
 
     columns = (TextColumn("replaying the log"), BarColumn(), MofNCompleteColumn())
     with Progress(*columns, console=console, transient=True) as progress:
@@ -239,8 +239,8 @@ def _rebuild_into(
     settings, url: str, rules, day: dt.date, known: dt.date | None, processes: int | None
 ) -> None:
     """`--db URL`: the worker's own code over the whole log, with a progress bar."""
-    from services.audit.rebuild import messages_in_log
-    from services.db.engine import redact
+    from dealwatch.services.audit.rebuild import messages_in_log
+    from dealwatch.services.db.engine import redact
 
     total = asyncio.run(messages_in_log(settings))
     outcome = asyncio.run(
@@ -295,8 +295,8 @@ def _verify(
     log_event_ids = set(first_positions)
     from sqlalchemy import select
 
-    from services.db.models import Event
-    from services.projection.projector import load_registry
+    from dealwatch.services.db.models import Event
+    from dealwatch.services.projection.projector import load_registry
 
     async def from_sql(session):
         positions = {
@@ -340,7 +340,7 @@ def _event_diff(mirrored: dict, logged: dict) -> str:
 
 def _verify_tables(settings, projection, registry, log_event_ids: set[str]) -> bool:
     """Every table users query against the replay; prints each and the rows that differ."""
-    from services.audit.tables import check_tables
+    from dealwatch.services.audit.tables import check_tables
 
     checks = asyncio.run(
         in_session(

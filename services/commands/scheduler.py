@@ -9,9 +9,9 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from services.config import get_settings
-from services.worker.startup import wait_for_database
-from services.worker.waiting import Unavailable
+from dealwatch.services.config import get_settings
+from dealwatch.services.worker.startup import wait_for_database
+from dealwatch.services.worker.waiting import Unavailable
 
 console = Console(stderr=True)
 
@@ -23,7 +23,7 @@ def scheduler(
     """Run the scheduled jobs until stopped (SIGTERM or Ctrl-C)."""
     import logging
 
-    from services import scheduler as jobs
+    from dealwatch.services import scheduler as jobs
 
     logging.basicConfig(level=logging.INFO, format="[%(asctime)s] %(levelname)s %(message)s")
     settings = get_settings()
@@ -55,7 +55,7 @@ def scheduler(
 
 async def run_once(settings, with_digest: bool) -> None:
     """One re-evaluation (and digest), then one dispatch round."""
-    from services import scheduler as jobs
+    from dealwatch.services import scheduler as jobs
 
     jobs.Jobs.setup(settings)
     try:

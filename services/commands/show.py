@@ -11,9 +11,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from services.config import get_settings
-from services.db.engine import backend
-from services.db.readonly import QueryResult, ReadOnlyQueryError, run_readonly
+from dealwatch.services.config import get_settings
+from dealwatch.services.db.engine import backend
+from dealwatch.services.db.readonly import QueryResult, ReadOnlyQueryError, run_readonly
 
 app = typer.Typer(name="show", help="The projections, for people.", no_args_is_help=True)
 console = Console()

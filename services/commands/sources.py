@@ -16,9 +16,9 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from services.config import get_settings
-from services.db.engine import make_async_engine
-from services.sources.config import SourcesFileError, load_sources
+from dealwatch.services.config import get_settings
+from dealwatch.services.db.engine import make_async_engine
+from dealwatch.services.sources.config import EXAMPLE_SOURCES, SourcesFileError, load_sources
 
 app = typer.Typer(name="sources", help="Poll public sources into the log.", no_args_is_help=True)
 review_app = typer.Typer(name="review", help="Candidates a person decides.", no_args_is_help=True)
@@ -41,7 +41,7 @@ def _config():
 
 
 async def _run_with_engine(work):
-    from services.db.schema import upgrade
+    from dealwatch.services.db.schema import upgrade
 
     settings = get_settings()
     await asyncio.to_thread(upgrade, settings.database_url)
@@ -50,6 +50,12 @@ async def _run_with_engine(work):
         return await work(settings, engine)
     finally:
         await engine.dispose()
+
+
+@app.command()
+def example() -> None:
+    """Print the commented example sources file (`dealwatch sources example > sources.yaml`)."""
+    typer.echo(EXAMPLE_SOURCES.read_text(encoding="utf-8"), nl=False)
 
 
 @app.command("list")
@@ -66,8 +72,8 @@ def list_sources() -> None:
 @app.command()
 def status() -> None:
     """Last success, last error, lag and counts per source."""
-    from services.db.engine import session_factory
-    from services.sources.models import SourceState
+    from dealwatch.services.db.engine import session_factory
+    from dealwatch.services.sources.models import SourceState
 
     config = _config()
 
@@ -107,7 +113,7 @@ def _print_report(report) -> None:
 
 
 def _poll(name: str, since: dt.date | None, until: dt.date | None) -> None:
-    from services.sources.poller import SourceFailed, poll
+    from dealwatch.services.sources.poller import SourceFailed, poll
 
     config = _config()
     try:
@@ -142,7 +148,7 @@ def backfill(
 @app.command()
 def run() -> None:
     """Poll every enabled source on its cadence until stopped (APScheduler, jobs in SQL)."""
-    from services.sources import scheduled
+    from dealwatch.services.sources import scheduled
 
     config = _config()
     logging.basicConfig(level=logging.INFO, format="[%(asctime)s] %(levelname)s %(message)s")
@@ -168,7 +174,7 @@ def review_list(
     state: Annotated[str, typer.Option(help="pending, accepted, rejected or all")] = "pending",
 ) -> None:
     """Items waiting for a person (or decided ones)."""
-    from services.sources.review import list_items
+    from dealwatch.services.sources.review import list_items
 
     items = asyncio.run(
         _run_with_engine(lambda _s, e: list_items(e, None if state == "all" else state))
@@ -185,7 +191,7 @@ def review_list(
 @review_app.command("show")
 def review_show(key: str) -> None:
     """One item: its draft record, its context and where it came from."""
-    from services.sources.review import ReviewError, get_item
+    from dealwatch.services.sources.review import ReviewError, get_item
 
     try:
         item = asyncio.run(_run_with_engine(lambda _s, e: get_item(e, key)))
@@ -207,7 +213,7 @@ def review_accept(
     by: Annotated[str | None, typer.Option(help="Reviewer (default: your user name)")] = None,
 ) -> None:
     """Turn an item into a feed record (after --set/--kind edits) and emit it."""
-    from services.sources.review import ReviewError, accept, parse_edits
+    from dealwatch.services.sources.review import ReviewError, accept, parse_edits
 
     try:
         edits = parse_edits(set_ or [])
@@ -227,7 +233,7 @@ def review_reject(
     by: Annotated[str | None, typer.Option(help="Reviewer (default: your user name)")] = None,
 ) -> None:
     """Drop an item, with the reason."""
-    from services.sources.review import ReviewError, reject
+    from dealwatch.services.sources.review import ReviewError, reject
 
     try:
         asyncio.run(_run_with_engine(lambda _s, e: reject(e, key, why, by or getpass.getuser())))

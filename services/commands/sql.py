@@ -14,8 +14,13 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from services.config import get_settings
-from services.db.readonly import DEFAULT_TIMEOUT, QueryResult, ReadOnlyQueryError, run_readonly
+from dealwatch.services.config import get_settings
+from dealwatch.services.db.readonly import (
+    DEFAULT_TIMEOUT,
+    QueryResult,
+    ReadOnlyQueryError,
+    run_readonly,
+)
 
 console = Console()
 errors = Console(stderr=True)

@@ -8,9 +8,9 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from services.config import get_settings
-from services.db.engine import redact
-from services.db.schema import upgrade
+from dealwatch.services.config import get_settings
+from dealwatch.services.db.engine import redact
+from dealwatch.services.db.schema import upgrade
 
 console = Console(stderr=True)
 
@@ -29,10 +29,10 @@ def worker(
 
     Start several (same DEALWATCH_TOPIC_PREFIX) to share the partitions in one consumer group.
     """
-    from alerts.rules_config import RulesFileError
-    from services.worker.app import create_app
-    from services.worker.startup import prepare_worker
-    from services.worker.waiting import Unavailable
+    from dealwatch.alerts.rules_config import RulesFileError
+    from dealwatch.services.worker.app import create_app
+    from dealwatch.services.worker.startup import prepare_worker
+    from dealwatch.services.worker.waiting import Unavailable
 
     settings = get_settings()
     try:

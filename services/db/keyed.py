@@ -18,7 +18,7 @@ from sqlalchemy import ColumnElement, Text, any_, bindparam, func, literal_colum
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.db.bulk import is_postgresql
+from dealwatch.services.db.bulk import is_postgresql
 
 
 def among(session: AsyncSession, column, keys: Collection) -> ColumnElement[bool]:

@@ -9,10 +9,10 @@ from sqlalchemy import and_, delete, false, or_, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from events.chain import GENESIS, link
-from services.db.bulk import bulk_insert, execute_bulk, is_postgresql
-from services.db.keyed import among
-from services.db.models import Event, ProjectionState, RegistryEntry, StreamPosition
+from dealwatch.events.chain import GENESIS, link
+from dealwatch.services.db.bulk import bulk_insert, execute_bulk, is_postgresql
+from dealwatch.services.db.keyed import among
+from dealwatch.services.db.models import Event, ProjectionState, RegistryEntry, StreamPosition
 
 
 @dataclass(frozen=True)
@@ -180,7 +180,7 @@ async def write_registry(
 async def _queue_registry_changes(
     session: AsyncSession, entries: Sequence[dict], removed: Sequence[str]
 ) -> None:
-    from services.db.state_models import PendingCheck
+    from dealwatch.services.db.state_models import PendingCheck
 
     slugs = [e["slug"] for e in entries] + list(removed)
     if not slugs:
@@ -236,7 +236,7 @@ async def _advance(
 
 
 async def _ensure_state_row(session: AsyncSession) -> None:
-    from services.db.state_models import STATE_FORMAT
+    from dealwatch.services.db.state_models import STATE_FORMAT
 
     row = dialect_insert(session, ProjectionState).values(
         id=1, log_version=0, state_format=STATE_FORMAT

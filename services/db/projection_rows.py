@@ -6,10 +6,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from projections.consolidation import ConsolidationRow
-from projections.ledger import DealRow
-from projections.projection import Projection
-from services.db.models import (
+from dealwatch.projections.consolidation import ConsolidationRow
+from dealwatch.projections.ledger import DealRow
+from dealwatch.projections.projection import Projection
+from dealwatch.services.db.models import (
     Company,
     Consolidation,
     ConsolidationByIncumbent,
@@ -18,7 +18,7 @@ from services.db.models import (
     RegistryEntry,
     Watchlist,
 )
-from services.db.string_lists import string_list
+from dealwatch.services.db.string_lists import string_list
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlalchemy.engine import make_url
 
-from services.db.engine import backend, redact
+from dealwatch.services.db.engine import backend, redact
 
 
 class ReadOnlyQueryError(Exception):

@@ -7,7 +7,7 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 
-from services.db.engine import make_sync_engine
+from dealwatch.services.db.engine import make_sync_engine
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 

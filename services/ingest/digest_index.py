@@ -20,10 +20,10 @@ import sqlite3
 import tempfile
 from pathlib import Path
 
-from services.config import Settings
-from services.ingest.record_digests import RecordDigest
-from services.kafka.log_reader import read_topic
-from services.kafka.topics import DIGESTS
+from dealwatch.services.config import Settings
+from dealwatch.services.ingest.record_digests import RecordDigest
+from dealwatch.services.kafka.log_reader import read_topic
+from dealwatch.services.kafka.topics import DIGESTS
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS digests (

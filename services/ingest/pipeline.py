@@ -22,15 +22,15 @@ from aiokafka.errors import (
     UnsupportedForMessageFormatError,
 )
 
-from events.envelope import DealEvent
-from events.feed import Accepted, Rejected, read_feed, read_registry
-from events.records import Correction
-from events.serialization import canonical_json
-from services.config import Settings
-from services.ingest.digest_index import DigestIndex
-from services.ingest.record_digests import RecordDigest, digest_of
-from services.kafka.producer import log_producer
-from services.kafka.topics import COMPANIES, DEAL_EVENTS, DIGESTS, REJECTED, ensure_topics
+from dealwatch.events.envelope import DealEvent
+from dealwatch.events.feed import Accepted, Rejected, read_feed, read_registry
+from dealwatch.events.records import Correction
+from dealwatch.events.serialization import canonical_json
+from dealwatch.services.config import Settings
+from dealwatch.services.ingest.digest_index import DigestIndex
+from dealwatch.services.ingest.record_digests import RecordDigest, digest_of
+from dealwatch.services.kafka.producer import log_producer
+from dealwatch.services.kafka.topics import COMPANIES, DEAL_EVENTS, DIGESTS, REJECTED, ensure_topics
 
 Advance = Callable[[int], None]
 _IN_FLIGHT = 5_000

@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import asdict, dataclass
 
-from events.serialization import canonical_json
+from dealwatch.events.serialization import canonical_json
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ from typing import Any
 import aiokafka.errors as Errors
 from aiokafka.protocol.metadata import MetadataRequest
 
-from services.config import Settings
+from dealwatch.services.config import Settings
 
 
 def client_kwargs(settings: Settings) -> dict[str, Any]:

@@ -20,7 +20,7 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from services.config import Settings
+from dealwatch.services.config import Settings
 
 ASSETS = Path(__file__).resolve().parent
 

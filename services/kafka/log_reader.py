@@ -8,12 +8,12 @@ from dataclasses import dataclass, field
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from events.envelope import DealEvent
-from events.registry import Company
-from projections.effective import LoggedEvent
-from services.config import Settings
-from services.kafka.clients import client_kwargs, topic_partitions
-from services.kafka.topics import COMPANIES, DEAL_EVENTS
+from dealwatch.events.envelope import DealEvent
+from dealwatch.events.registry import Company
+from dealwatch.projections.effective import LoggedEvent
+from dealwatch.services.config import Settings
+from dealwatch.services.kafka.clients import client_kwargs, topic_partitions
+from dealwatch.services.kafka.topics import COMPANIES, DEAL_EVENTS
 
 
 @dataclass

@@ -7,8 +7,8 @@ from contextlib import asynccontextmanager
 
 from aiokafka import AIOKafkaProducer
 
-from services.config import Settings
-from services.kafka.clients import client_kwargs
+from dealwatch.services.config import Settings
+from dealwatch.services.kafka.clients import client_kwargs
 
 
 @asynccontextmanager

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
-from services.config import Settings
-from services.kafka.clients import client_kwargs, topics_partitions
+from dealwatch.services.config import Settings
+from dealwatch.services.kafka.clients import client_kwargs, topics_partitions
 
 DEAL_EVENTS = "deal-events"
 COMPANIES = "companies"

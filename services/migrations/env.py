@@ -5,10 +5,10 @@ from __future__ import annotations
 from alembic import context
 from sqlmodel import SQLModel
 
-import services.db.models  # registers the tables (with the line below)
-import services.db.state_models
-import services.sources.models  # noqa: F401  (registers the source tables)
-from services.db.engine import make_sync_engine
+import dealwatch.services.db.models  # registers the tables (with the line below)
+import dealwatch.services.db.state_models
+import dealwatch.services.sources.models  # noqa: F401  (registers the source tables)
+from dealwatch.services.db.engine import make_sync_engine
 
 config = context.config
 target_metadata = SQLModel.metadata

@@ -16,19 +16,24 @@ from collections.abc import Sequence
 from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from alerts.outbox import CANCELLED, PENDING, RECORD_RULES, outbox_row
-from alerts.rules_config import RulesConfig
-from projections.attribution import Roles
-from projections.burn import CompanyStatus
-from projections.consolidation import ConsolidationRow
-from projections.rules import AlertCandidate, record_alerts, status_alerts, threshold_alerts
-from services.db.bulk import is_postgresql
-from services.db.keyed import among
-from services.db.log_mirror import dialect_insert
-from services.db.models import Alert, Watchlist
-from services.db.state_models import CompanyState, PendingCheck, RecordState
-from services.projection.codec import decode
-from services.projection.records import chunks
+from dealwatch.alerts.outbox import CANCELLED, PENDING, RECORD_RULES, outbox_row
+from dealwatch.alerts.rules_config import RulesConfig
+from dealwatch.projections.attribution import Roles
+from dealwatch.projections.burn import CompanyStatus
+from dealwatch.projections.consolidation import ConsolidationRow
+from dealwatch.projections.rules import (
+    AlertCandidate,
+    record_alerts,
+    status_alerts,
+    threshold_alerts,
+)
+from dealwatch.services.db.bulk import is_postgresql
+from dealwatch.services.db.keyed import among
+from dealwatch.services.db.log_mirror import dialect_insert
+from dealwatch.services.db.models import Alert, Watchlist
+from dealwatch.services.db.state_models import CompanyState, PendingCheck, RecordState
+from dealwatch.services.projection.codec import decode
+from dealwatch.services.projection.records import chunks
 
 WITHDRAWN = "withdrawn: its record was retracted or corrected before delivery"
 

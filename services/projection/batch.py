@@ -8,13 +8,13 @@ from collections.abc import Iterable, Mapping
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from projections.effective import LoggedEvent
-from projections.record_fold import target_of
-from projections.thresholds import Thresholds
-from services.projection.companies import refresh_companies
-from services.projection.evaluation import evaluation_day
-from services.projection.records import FoldOutcome, Prepared, fold_targets, prepare
-from services.projection.stale import queue_stale
+from dealwatch.projections.effective import LoggedEvent
+from dealwatch.projections.record_fold import target_of
+from dealwatch.projections.thresholds import Thresholds
+from dealwatch.services.projection.companies import refresh_companies
+from dealwatch.services.projection.evaluation import evaluation_day
+from dealwatch.services.projection.records import FoldOutcome, Prepared, fold_targets, prepare
+from dealwatch.services.projection.stale import queue_stale
 
 
 def earliest_copies(events: Iterable[LoggedEvent]) -> dict[str, LoggedEvent]:

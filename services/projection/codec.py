@@ -7,7 +7,7 @@ not canonical; serialising in pydantic's core costs a fifth of `canonical_json` 
 
 from __future__ import annotations
 
-from events.records import _ADAPTER, FeedRecord
+from dealwatch.events.records import _ADAPTER, FeedRecord
 
 
 def encode(record: FeedRecord) -> str:

@@ -12,16 +12,16 @@ from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
-from events.records import FeedRecord
-from projections.burn import company_status
-from projections.ledger import company_facts
-from services.db.bulk import is_postgresql
-from services.db.keyed import among
-from services.db.log_mirror import insert_or_lock, upsert
-from services.db.models import Company, RegistryEntry, Watchlist
-from services.db.state_models import CompanyState, RecordState, StaleCompany
-from services.projection.codec import decode
-from services.projection.records import add_checks, chunks
+from dealwatch.events.records import FeedRecord
+from dealwatch.projections.burn import company_status
+from dealwatch.projections.ledger import company_facts
+from dealwatch.services.db.bulk import is_postgresql
+from dealwatch.services.db.keyed import among
+from dealwatch.services.db.log_mirror import insert_or_lock, upsert
+from dealwatch.services.db.models import Company, RegistryEntry, Watchlist
+from dealwatch.services.db.state_models import CompanyState, RecordState, StaleCompany
+from dealwatch.services.projection.codec import decode
+from dealwatch.services.projection.records import add_checks, chunks
 
 
 async def lock_companies(session: AsyncSession, slugs: list[str]) -> None:

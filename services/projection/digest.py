@@ -14,11 +14,11 @@ from collections.abc import AsyncIterator, Mapping
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from events.records import FeedRecord
-from projections.day_totals import DayTotals, rows_from_totals
-from projections.digest import CompanyDigest, Digest, assemble, company_digest
-from services.db.state_models import RecordState, SeriesChange, SeriesDay
-from services.projection.codec import decode
+from dealwatch.events.records import FeedRecord
+from dealwatch.projections.day_totals import DayTotals, rows_from_totals
+from dealwatch.projections.digest import CompanyDigest, Digest, assemble, company_digest
+from dealwatch.services.db.state_models import RecordState, SeriesChange, SeriesDay
+from dealwatch.services.projection.codec import decode
 
 STREAM_ROWS = 2_000  # rows fetched at a time from the database's cursor
 

@@ -7,10 +7,10 @@ import datetime as dt
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.db.bulk import is_postgresql
-from services.db.log_mirror import dialect_insert
-from services.db.models import ProjectionState
-from services.db.state_models import STATE_FORMAT
+from dealwatch.services.db.bulk import is_postgresql
+from dealwatch.services.db.log_mirror import dialect_insert
+from dealwatch.services.db.models import ProjectionState
+from dealwatch.services.db.state_models import STATE_FORMAT
 
 
 async def evaluation_day(session: AsyncSession, today: dt.date) -> dt.date:

@@ -17,16 +17,16 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from alerts.rules_config import RulesConfig
-from services.db.engine import session_factory
-from services.db.log_mirror import lock_state
-from services.db.models import ProjectionState, RegistryEntry, Watchlist
-from services.db.state_models import PendingCheck, RecordState
-from services.projection import alerting
-from services.projection.refresh_pool import RefreshPool
-from services.projection.series import SeriesMerger
-from services.projection.stale import refresh_stale, stale_count
-from services.projection.upkeep import (
+from dealwatch.alerts.rules_config import RulesConfig
+from dealwatch.services.db.engine import session_factory
+from dealwatch.services.db.log_mirror import lock_state
+from dealwatch.services.db.models import ProjectionState, RegistryEntry, Watchlist
+from dealwatch.services.db.state_models import PendingCheck, RecordState
+from dealwatch.services.projection import alerting
+from dealwatch.services.projection.refresh_pool import RefreshPool
+from dealwatch.services.projection.series import SeriesMerger
+from dealwatch.services.projection.stale import refresh_stale, stale_count
+from dealwatch.services.projection.upkeep import (
     FORMAT,
     refold_everything,
     registry_changed,
@@ -230,7 +230,7 @@ class Projector:
 async def pending_work(session: AsyncSession) -> bool:
     """Anything folded but not yet merged, companies not yet refreshed, or work queued for
     the alert pass."""
-    from services.db.state_models import SeriesChange
+    from dealwatch.services.db.state_models import SeriesChange
 
     queued = await session.scalar(select(func.count()).select_from(SeriesChange))
     checks = await session.scalar(select(func.count()).select_from(PendingCheck))

@@ -15,22 +15,22 @@ from dataclasses import dataclass, field
 from sqlalchemy import delete, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from events.envelope import DealEvent
-from events.records import FeedRecord
-from projections.day_totals import DayTotals, changes_of
-from projections.effective import LoggedEvent
-from projections.ledger import deal_rows
-from projections.record_fold import RecordFold, fold_record, target_of
-from projections.rules import may_fire
-from projections.thresholds import Thresholds
-from services.db.bulk import bulk_insert, execute_bulk, is_postgresql
-from services.db.keyed import among
-from services.db.log_mirror import insert_or_lock, upsert
-from services.db.models import Deal, Event
-from services.db.projection_rows import deal_row as ledger_row
-from services.db.state_models import PendingCheck, RecordState, SeriesChange
-from services.db.string_lists import string_list
-from services.projection.codec import decode, encode
+from dealwatch.events.envelope import DealEvent
+from dealwatch.events.records import FeedRecord
+from dealwatch.projections.day_totals import DayTotals, changes_of
+from dealwatch.projections.effective import LoggedEvent
+from dealwatch.projections.ledger import deal_rows
+from dealwatch.projections.record_fold import RecordFold, fold_record, target_of
+from dealwatch.projections.rules import may_fire
+from dealwatch.projections.thresholds import Thresholds
+from dealwatch.services.db.bulk import bulk_insert, execute_bulk, is_postgresql
+from dealwatch.services.db.keyed import among
+from dealwatch.services.db.log_mirror import insert_or_lock, upsert
+from dealwatch.services.db.models import Deal, Event
+from dealwatch.services.db.projection_rows import deal_row as ledger_row
+from dealwatch.services.db.state_models import PendingCheck, RecordState, SeriesChange
+from dealwatch.services.db.string_lists import string_list
+from dealwatch.services.projection.codec import decode, encode
 
 CHUNK = 2_000  # ids per IN (...) clause
 

@@ -19,7 +19,7 @@ from concurrent.futures import ProcessPoolExecutor
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from services.projection.companies import CompanyRows, company_rows, read_inputs_sync
+from dealwatch.services.projection.companies import CompanyRows, company_rows, read_inputs_sync
 
 _engine: Engine | None = None  # each process's own connection pool
 
@@ -54,8 +54,8 @@ class RefreshPool:
 
 def _start(url: str) -> None:
     global _engine
-    from services.db.engine import make_sync_engine
-    from services.runtime import tune_gc_for_batches
+    from dealwatch.services.db.engine import make_sync_engine
+    from dealwatch.services.runtime import tune_gc_for_batches
 
     tune_gc_for_batches()
     _engine = make_sync_engine(url)

@@ -13,15 +13,15 @@ import datetime as dt
 from sqlalchemy import delete, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from projections.attribution import Roles
-from projections.consolidation import ConsolidationRow
-from projections.day_totals import DayTotals, SeriesDiff, SeriesState
-from services.db.keyed import among
-from services.db.log_mirror import upsert
-from services.db.models import Consolidation, ConsolidationByIncumbent
-from services.db.projection_rows import consolidation_row
-from services.db.state_models import SeriesChange, SeriesDay
-from services.projection.records import chunks
+from dealwatch.projections.attribution import Roles
+from dealwatch.projections.consolidation import ConsolidationRow
+from dealwatch.projections.day_totals import DayTotals, SeriesDiff, SeriesState
+from dealwatch.services.db.keyed import among
+from dealwatch.services.db.log_mirror import upsert
+from dealwatch.services.db.models import Consolidation, ConsolidationByIncumbent
+from dealwatch.services.db.projection_rows import consolidation_row
+from dealwatch.services.db.state_models import SeriesChange, SeriesDay
+from dealwatch.services.projection.records import chunks
 
 
 class SeriesMerger:

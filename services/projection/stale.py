@@ -17,14 +17,14 @@ from collections.abc import Collection, Mapping
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from services.db.bulk import bulk_insert, execute_bulk, is_postgresql
-from services.db.engine import session_factory
-from services.db.keyed import among
-from services.db.state_models import StaleCompany
-from services.projection.companies import company_rows, dequeue, read_inputs, write_rows
-from services.projection.evaluation import current_day, evaluation_day
-from services.projection.records import chunks
-from services.projection.refresh_pool import RefreshPool
+from dealwatch.services.db.bulk import bulk_insert, execute_bulk, is_postgresql
+from dealwatch.services.db.engine import session_factory
+from dealwatch.services.db.keyed import among
+from dealwatch.services.db.state_models import StaleCompany
+from dealwatch.services.projection.companies import company_rows, dequeue, read_inputs, write_rows
+from dealwatch.services.projection.evaluation import current_day, evaluation_day
+from dealwatch.services.projection.records import chunks
+from dealwatch.services.projection.refresh_pool import RefreshPool
 
 REFRESH_CHUNK = 2_000  # companies per refresh transaction (a pool's: RefreshPool.chunk)
 ANY_WORKER = -1

@@ -9,8 +9,15 @@ import json
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.db.models import Company, Deal, Event, ProjectionIssue, RegistryEntry, Watchlist
-from services.db.state_models import (
+from dealwatch.services.db.models import (
+    Company,
+    Deal,
+    Event,
+    ProjectionIssue,
+    RegistryEntry,
+    Watchlist,
+)
+from dealwatch.services.db.state_models import (
     STATE_FORMAT,
     CompanyState,
     PendingCheck,
@@ -19,10 +26,16 @@ from services.db.state_models import (
     SeriesDay,
     StaleCompany,
 )
-from services.projection.codec import decode
-from services.projection.companies import refresh_companies
-from services.projection.records import add_checks, chunks, deal_row, fold_targets, write_deals
-from services.projection.stale import queue_all
+from dealwatch.services.projection.codec import decode
+from dealwatch.services.projection.companies import refresh_companies
+from dealwatch.services.projection.records import (
+    add_checks,
+    chunks,
+    deal_row,
+    fold_targets,
+    write_deals,
+)
+from dealwatch.services.projection.stale import queue_all
 
 FORMAT = STATE_FORMAT
 ABSORBING_KINDS = ("licensing", "acquisition")
@@ -149,6 +162,6 @@ async def refold_everything(session: AsyncSession, day: dt.date, say=lambda _: N
 
 
 async def set_state(session: AsyncSession, **values) -> None:
-    from services.db.models import ProjectionState
+    from dealwatch.services.db.models import ProjectionState
 
     await session.execute(update(ProjectionState).where(ProjectionState.id == 1).values(**values))

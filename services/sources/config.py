@@ -1,5 +1,5 @@
 """The sources file (DEALWATCH_SOURCES_FILE, YAML): which sources to poll, how often, and how
-to read them. `sources.example.yaml` beside this module documents every key."""
+to read them. `EXAMPLE_SOURCES` (printed by `dealwatch sources example`) documents every key."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from typing import Any
 import yaml
 
 KINDS = ("sec_formd", "press", "layoffs")
+EXAMPLE_SOURCES = Path(__file__).resolve().parent / "sources.example.yaml"
 _EVERY = re.compile(r"^(\d+)\s*([smhd])$")
 _SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
@@ -59,8 +60,8 @@ def _every(value: Any, where: str) -> int:
 def load_sources(path: Path | None) -> SourcesConfig:
     if path is None:
         raise SourcesFileError(
-            "no sources file: set DEALWATCH_SOURCES_FILE "
-            "(see services/sources/sources.example.yaml)"
+            "no sources file: set DEALWATCH_SOURCES_FILE to one "
+            "(`dealwatch sources example > sources.yaml` writes a commented example)"
         )
     try:
         data = yaml.safe_load(path.read_text()) or {}

@@ -16,26 +16,26 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from alerts.outbox import PENDING
-from events.errors import RecordError
-from events.feed import Accepted, Rejected
-from events.records import parse_record
-from events.serialization import canonical_json
-from services.config import Settings
-from services.db.engine import session_factory
-from services.db.log_mirror import dialect_insert
-from services.db.models import Alert
-from services.ingest.digest_index import DigestIndex
-from services.ingest.pipeline import ingest_items
-from services.kafka.log_reader import read_registry
-from services.sources.config import SourceConfig
-from services.sources.http import FetchError, PoliteClient
-from services.sources.models import ReviewItem, SourceState
-from sources.formd import Filing, funding_from_form_d, parse_form_index
-from sources.names import Resolver
-from sources.outcomes import Emit, Malformed, Outcome, Review, Skip
-from sources.press import parse_press_feed
-from sources.tabular import ColumnMapping, parse_layoffs
+from dealwatch.alerts.outbox import PENDING
+from dealwatch.events.errors import RecordError
+from dealwatch.events.feed import Accepted, Rejected
+from dealwatch.events.records import parse_record
+from dealwatch.events.serialization import canonical_json
+from dealwatch.services.config import Settings
+from dealwatch.services.db.engine import session_factory
+from dealwatch.services.db.log_mirror import dialect_insert
+from dealwatch.services.db.models import Alert
+from dealwatch.services.ingest.digest_index import DigestIndex
+from dealwatch.services.ingest.pipeline import ingest_items
+from dealwatch.services.kafka.log_reader import read_registry
+from dealwatch.services.sources.config import SourceConfig
+from dealwatch.services.sources.http import FetchError, PoliteClient
+from dealwatch.services.sources.models import ReviewItem, SourceState
+from dealwatch.sources.formd import Filing, funding_from_form_d, parse_form_index
+from dealwatch.sources.names import Resolver
+from dealwatch.sources.outcomes import Emit, Malformed, Outcome, Review, Skip
+from dealwatch.sources.press import parse_press_feed
+from dealwatch.sources.tabular import ColumnMapping, parse_layoffs
 
 
 class SourceFailed(Exception):

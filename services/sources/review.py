@@ -12,14 +12,14 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from events.errors import RecordError
-from events.feed import Accepted
-from events.records import parse_record
-from events.serialization import canonical_json
-from services.config import Settings
-from services.db.engine import session_factory
-from services.ingest.pipeline import ingest_items
-from services.sources.models import ReviewItem
+from dealwatch.events.errors import RecordError
+from dealwatch.events.feed import Accepted
+from dealwatch.events.records import parse_record
+from dealwatch.events.serialization import canonical_json
+from dealwatch.services.config import Settings
+from dealwatch.services.db.engine import session_factory
+from dealwatch.services.ingest.pipeline import ingest_items
+from dealwatch.services.sources.models import ReviewItem
 
 
 class ReviewError(Exception):

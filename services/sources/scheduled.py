@@ -11,9 +11,9 @@ import logging
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from services.config import Settings
-from services.db.engine import make_async_engine, sync_url
-from services.sources.config import SourcesConfig
+from dealwatch.services.config import Settings
+from dealwatch.services.db.engine import make_async_engine, sync_url
+from dealwatch.services.sources.config import SourcesConfig
 
 log = logging.getLogger("dealwatch.sources")
 
@@ -25,7 +25,7 @@ class Context:
 
 
 async def poll_job(name: str) -> None:
-    from services.sources.poller import SourceFailed, poll
+    from dealwatch.services.sources.poller import SourceFailed, poll
 
     source = Context.config.get(name)
     try:
@@ -55,7 +55,7 @@ def build(settings: Settings, config: SourcesConfig) -> AsyncIOScheduler:
         if not source.enabled:
             continue
         scheduler.add_job(
-            "services.sources.scheduled:poll_job",
+            "dealwatch.services.sources.scheduled:poll_job",
             "interval",
             seconds=source.every_seconds,
             args=[source.name],

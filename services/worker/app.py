@@ -1,7 +1,7 @@
 """The Faust worker: mirrors the log into SQL in batches and keeps the projections current.
 
 Run it with `dealwatch worker`, or
-`faust -A services.worker.faust_app worker --without-web -l info`.
+`faust -A dealwatch.services.worker.faust_app worker --without-web -l info`.
 Any number of workers may join one consumer group: each mirrors and folds the partitions it
 is assigned (docs/incremental.md); only the merge of the series is global (see
 `services.projection.projector`).
@@ -21,28 +21,28 @@ from typing import Any
 import faust
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from alerts.rules_config import RulesConfig, load_rules
-from events.envelope import DealEvent
-from projections.effective import LoggedEvent
-from projections.record_fold import target_of
-from services.config import Settings, get_settings
-from services.db.engine import make_async_engine, session_factory
-from services.db.log_mirror import (
+from dealwatch.alerts.rules_config import RulesConfig, load_rules
+from dealwatch.events.envelope import DealEvent
+from dealwatch.projections.effective import LoggedEvent
+from dealwatch.projections.record_fold import target_of
+from dealwatch.services.config import Settings, get_settings
+from dealwatch.services.db.engine import make_async_engine, session_factory
+from dealwatch.services.db.log_mirror import (
     Consumed,
     Message,
     consumed_of,
     write_events,
     write_registry,
 )
-from services.kafka.topics import COMPANIES, DEAL_EVENTS
-from services.projection.batch import fold_batch, prepare_batch
-from services.projection.projector import Projector
-from services.projection.records import Prepared, merge_prepared
-from services.projection.refresh_pool import RefreshPool
-from services.runtime import FreeMemoryReleaser, tune_gc_for_batches
-from services.worker.catchup import LogEnds, lag
-from services.worker.faust_consumer import use_batch_drain
-from services.worker.group_commit import GroupCommit
+from dealwatch.services.kafka.topics import COMPANIES, DEAL_EVENTS
+from dealwatch.services.projection.batch import fold_batch, prepare_batch
+from dealwatch.services.projection.projector import Projector
+from dealwatch.services.projection.records import Prepared, merge_prepared
+from dealwatch.services.projection.refresh_pool import RefreshPool
+from dealwatch.services.runtime import FreeMemoryReleaser, tune_gc_for_batches
+from dealwatch.services.worker.catchup import LogEnds, lag
+from dealwatch.services.worker.faust_consumer import use_batch_drain
+from dealwatch.services.worker.group_commit import GroupCommit
 
 log = logging.getLogger("dealwatch.worker")
 
@@ -301,7 +301,7 @@ class Projections:
 def registry_row(value: bytes) -> dict:
     import json
 
-    from events.registry import Company
+    from dealwatch.events.registry import Company
 
     return Company.model_validate(json.loads(value)).sql_row()
 
@@ -326,7 +326,7 @@ def create_app(settings: Settings | None = None) -> faust.App:
         producer_acks=-1,
         broker_max_poll_records=MAX_POLL_RECORDS,
         stream_buffer_maxsize=STREAM_BUFFER,
-        Monitor="services.worker.faust_monitor:LeanMonitor",
+        Monitor="dealwatch.services.worker.faust_monitor:LeanMonitor",
     )
     use_batch_drain(app)
     raw = {

@@ -10,11 +10,11 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from services.config import Settings
-from services.db.engine import session_factory
-from services.db.models import ProjectionState, StreamPosition
-from services.kafka.clients import client_kwargs, topics_partitions
-from services.kafka.topics import COMPANIES, DEAL_EVENTS
+from dealwatch.services.config import Settings
+from dealwatch.services.db.engine import session_factory
+from dealwatch.services.db.models import ProjectionState, StreamPosition
+from dealwatch.services.kafka.clients import client_kwargs, topics_partitions
+from dealwatch.services.kafka.topics import COMPANIES, DEAL_EVENTS
 
 
 class LogEnds:
@@ -74,8 +74,8 @@ async def lag(engine: AsyncEngine, ends: dict[tuple[str, int], int]) -> int:
 
 async def projected(engine: AsyncEngine, evaluation_day: dt.date) -> bool:
     """The projection tables and alerts reflect everything mirrored, as of `evaluation_day`."""
-    from services.projection.projector import pending_work
-    from services.projection.upkeep import FORMAT
+    from dealwatch.services.projection.projector import pending_work
+    from dealwatch.services.projection.upkeep import FORMAT
 
     async with session_factory(engine)() as session:
         state = await session.get(ProjectionState, 1)

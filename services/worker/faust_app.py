@@ -1,12 +1,13 @@
 """The worker app for Faust's own command line:
-`faust -A services.worker.faust_app worker --without-web -l info` (same as `dealwatch worker`)."""
+`faust -A dealwatch.services.worker.faust_app worker --without-web -l info` (same as
+`dealwatch worker`)."""
 
 import logging
 
-from services.config import get_settings
-from services.worker.app import create_app
-from services.worker.startup import prepare_worker
-from services.worker.waiting import Unavailable
+from dealwatch.services.config import get_settings
+from dealwatch.services.worker.app import create_app
+from dealwatch.services.worker.startup import prepare_worker
+from dealwatch.services.worker.waiting import Unavailable
 
 _log = logging.getLogger("dealwatch.worker")
 try:

@@ -15,11 +15,11 @@ from aiokafka.structs import OffsetAndMetadata
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from services.config import Settings
-from services.db.engine import session_factory
-from services.db.models import StreamPosition
-from services.kafka.clients import client_kwargs
-from services.worker.catchup import end_offsets
+from dealwatch.services.config import Settings
+from dealwatch.services.db.engine import session_factory
+from dealwatch.services.db.models import StreamPosition
+from dealwatch.services.kafka.clients import client_kwargs
+from dealwatch.services.worker.catchup import end_offsets
 
 log = logging.getLogger("dealwatch.offsets")
 

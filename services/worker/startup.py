@@ -7,12 +7,12 @@ from collections.abc import Callable
 
 from aiokafka.errors import KafkaError
 
-from services.config import Settings
-from services.db.engine import make_async_engine, redact
-from services.db.schema import upgrade
-from services.kafka.topics import ensure_topics
-from services.worker.offsets import align_group_offsets
-from services.worker.waiting import BROKER_ABSENT, DATABASE_ABSENT, wait_until_ready
+from dealwatch.services.config import Settings
+from dealwatch.services.db.engine import make_async_engine, redact
+from dealwatch.services.db.schema import upgrade
+from dealwatch.services.kafka.topics import ensure_topics
+from dealwatch.services.worker.offsets import align_group_offsets
+from dealwatch.services.worker.waiting import BROKER_ABSENT, DATABASE_ABSENT, wait_until_ready
 
 
 def wait_for_database(settings: Settings, say: Callable[[str], None]) -> None:
