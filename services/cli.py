@@ -16,6 +16,7 @@ from dealwatch.services.commands import (
     replay,
     scheduler,
     show,
+    source_evaluation,
     sources,
     sql,
     worker,
@@ -55,6 +56,7 @@ def main(
 app.add_typer(kafka.app)
 app.add_typer(alerts.app)
 app.add_typer(audit.app)
+source_evaluation.register(sources.app)
 app.add_typer(sources.app)
 app.add_typer(sources.review_app)
 for module in (ingest, worker, scheduler, demo, replay, sql, show):

@@ -10,27 +10,10 @@ from collections.abc import Iterator
 
 import feedparser
 
-from sources.names import Resolver
-from sources.outcomes import Emit, Malformed, Outcome, Review, Skip
+from dealwatch.sources.names import Resolver
+from dealwatch.sources.outcomes import Emit, Malformed, Outcome, Review, Skip
+from dealwatch.sources.regulator_actions import decide_action
 
-#: Words of an item's title and summary → the probe `action`, first rule that matches wins.
-ACTIONS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
-    (action, re.compile(pattern, re.IGNORECASE))
-    for action, pattern in (
-        ("blocked", r"\b(blocks?|blocked|prohibit(s|ed)?|sues? to block)\b"),
-        ("cleared", r"\b(clears?|cleared|approves?|approved|unconditionally)\b"),
-        ("closed", r"\b(clos(es|ed|ing) (its |the )?(investigation|inquiry|probe|case))\b"),
-        (
-            "expanded",
-            r"\b(phase 2|in-depth|statement of objections|second request|expands?)\b",
-        ),
-        (
-            "opened",
-            r"\b(inquiry|investigation|investigates|probe|orders? issued|6\(b\) orders?|"
-            r"invitation to comment|opens?|launch(es)?)\b",
-        ),
-    )
-)
 #: Words that make an item a licensing / acquihire candidate (never a record by itself).
 DEAL_WORDS = re.compile(
     r"\b(licensing agreement|licen[cs]es? (its )?(technology|models?)|non-exclusive licen[cs]e|"
@@ -58,7 +41,8 @@ def parse_press_feed(
         link = entry.get("link") or feed_url
         guid = entry.get("id") or link
         title = entry.get("title", "")
-        text = f"{title}. {entry.get('summary', '')}"
+        summary = entry.get("summary", "")
+        text = f"{title}. {summary}"
         day = _published(entry)
         if day is None:
             yield Malformed(f"item {guid!r} has no publication date", link)
@@ -67,7 +51,7 @@ def parse_press_feed(
         context = {"title": title, "link": link, "named": named, "published": day.isoformat()}
         if authority:
             subject = resolver.subject(named)
-            yield _probe(authority, guid, link, day, text, named, subject, context)
+            yield _probe(authority, guid, link, day, (title, summary), named, subject, context)
         if DEAL_WORDS.search(text):
             yield Review(
                 f"deal:{guid}",
@@ -79,9 +63,10 @@ def parse_press_feed(
             )
 
 
-def _probe(authority, guid, link, day, text, named, subject, context) -> Outcome:
+def _probe(authority, guid, link, day, words, named, subject, context) -> Outcome:
     record_id = f"{authority.lower()}-{guid}"
-    action = next((a for a, words in ACTIONS if words.search(text)), None)
+    verdict = decide_action(*words)
+    action = verdict.action
     draft = {
         "id": record_id,
         "kind": "probe",
@@ -96,5 +81,5 @@ def _probe(authority, guid, link, day, text, named, subject, context) -> Outcome
     if not named:
         return Review(record_id, "probe", "names no registry company", draft, link, context)
     if action is None:
-        return Review(record_id, "probe", "the action is unclear", draft, link, context)
+        return Review(record_id, "probe", verdict.because, draft, link, context)
     return Emit({**draft, "company": subject, "action": action}, link)
