@@ -19,21 +19,28 @@ TEST_STATE ?= $(CURDIR)/.test-state
 TEST_KAFKA_PORT ?= 19092
 TEST_BROKER := DEALWATCH_HOME=$(TEST_STATE) DEALWATCH_KAFKA_PORT=$(TEST_KAFKA_PORT) \
 	KAFKA_BOOTSTRAP_SERVERS=127.0.0.1:$(TEST_KAFKA_PORT)
+# The fault tests (pytest -m cluster) start a 3-node cluster of their own: nodes on ports
+# 19192-19197, data in .test-state/cluster; stopped by the tests, and here after a cut-short run.
+TEST_CLUSTER_PORT ?= 19192
+TEST_CLUSTER := DEALWATCH_TEST_CLUSTER_HOME=$(TEST_STATE)/cluster \
+	DEALWATCH_TEST_CLUSTER_PORT=$(TEST_CLUSTER_PORT)
 
 test: $(INSTALLED)
 	$(BIN)/ruff check .
 ifdef KAFKA_BOOTSTRAP_SERVERS
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(TEST_CLUSTER) $(BIN)/python -m pytest $(PYTEST_ARGS)
 else
-	$(TEST_BROKER) $(BIN)/dealwatch kafka down
+	$(MAKE) -s test-kafka-down
 	rm -rf $(TEST_STATE)
 	$(TEST_BROKER) $(BIN)/dealwatch kafka up
-	$(TEST_BROKER) $(BIN)/python -m pytest $(PYTEST_ARGS); status=$$?; \
-		$(TEST_BROKER) $(BIN)/dealwatch kafka down; exit $$status
+	$(TEST_BROKER) $(TEST_CLUSTER) $(BIN)/python -m pytest $(PYTEST_ARGS); status=$$?; \
+		$(MAKE) -s test-kafka-down; exit $$status
 endif
 
 test-kafka-down: $(INSTALLED)
 	$(TEST_BROKER) $(BIN)/dealwatch kafka down
+	DEALWATCH_HOME=$(TEST_STATE)/cluster DEALWATCH_KAFKA_PORT=$(TEST_CLUSTER_PORT) \
+		$(BIN)/dealwatch kafka down
 
 install: $(INSTALLED)
 

@@ -33,6 +33,14 @@ class Settings(BaseSettings):
     dealwatch_topic_prefix: str = ""
     dealwatch_group: str | None = None  # the workers' consumer group; default from the prefix
     dealwatch_partitions: int = Field(default=6, ge=1)
+    # replicas of every project topic: default min(3, brokers of the cluster) (topics.py)
+    dealwatch_replication_factor: int | None = Field(default=None, ge=1)
+    # the worker's static group membership (group.instance.id): a worker killed and restarted
+    # under the same id takes its partitions back at once instead of after the session timeout.
+    # Default: HOST-N, N the lowest slot free on this host (docs/cluster.md); "off" disables it.
+    dealwatch_worker_id: str | None = None
+    # a worker that stops heartbeating loses its partitions after this many seconds
+    dealwatch_session_timeout: float = Field(default=10.0, ge=6.0, le=300.0)
     dealwatch_home: Path = Field(default_factory=default_home)
     dealwatch_kafka_version: str = "4.4.0"
     dealwatch_kafka_port: int = 9092

@@ -42,6 +42,40 @@ def kafka(broker: Settings) -> Iterator[Settings]:
     asyncio.run(delete_topics_with_prefix(settings, settings.dealwatch_topic_prefix))
 
 
+@pytest.fixture(scope="session")
+def cluster_broker() -> Iterator[Settings]:
+    """A local 3-node KRaft cluster (`dealwatch kafka up --brokers 3`) of the tests' own, for
+    the fault tests that kill nodes: DEALWATCH_TEST_CLUSTER_HOME and _PORT (node N on PORT +
+    2(N-1)); a temporary home and 19192 by default. Stopped at the end of the session."""
+    from dealwatch.services.kafka import local as kafka_local
+
+    chosen = os.environ.get("DEALWATCH_TEST_CLUSTER_HOME")
+    home = Path(chosen) if chosen else Path(tempfile.mkdtemp(prefix="dealwatch-cluster-"))
+    port = int(os.environ.get("DEALWATCH_TEST_CLUSTER_PORT", "19192"))
+    local = Settings().model_copy(update={"dealwatch_home": home, "dealwatch_kafka_port": port})
+    kafka_local.up(local, 180.0, brokers=3)
+    try:
+        yield local.model_copy(
+            update={"kafka_bootstrap_servers": kafka_local.cluster_bootstrap(local)}
+        )
+    finally:
+        kafka_local.down(local)
+        if not chosen:
+            shutil.rmtree(home, ignore_errors=True)
+
+
+@pytest.fixture
+def cluster(cluster_broker: Settings) -> Iterator[Settings]:
+    """The cluster with a topic prefix of its own; every node is running again afterwards
+    (a test may have killed one), and the prefix's topics are deleted."""
+    from dealwatch.services.kafka import local as kafka_local
+
+    settings = _isolated(cluster_broker, dealwatch_topic_prefix=f"c{uuid.uuid4().hex[:10]}.")
+    yield settings
+    kafka_local.up(settings, 180.0)
+    asyncio.run(delete_topics_with_prefix(settings, settings.dealwatch_topic_prefix))
+
+
 async def delete_topics_with_prefix(settings: Settings, prefix: str) -> list[str]:
     """Delete every topic whose name starts with `prefix`; returns their names."""
     from aiokafka.admin import AIOKafkaAdminClient

@@ -1,4 +1,4 @@
-"""`dealwatch kafka up|down|status`: the local single-node broker."""
+"""`dealwatch kafka up|down|status`: the local broker, one node or a cluster of several."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from dealwatch.services.kafka import local as kafka_local
 
 app = typer.Typer(
     name="kafka",
-    help="The local Apache Kafka broker (KRaft, one node, no Docker).",
+    help="The local Apache Kafka broker (KRaft, one node or --brokers N, no Docker).",
     no_args_is_help=True,
 )
 console = Console()
@@ -51,17 +51,56 @@ def _print(status: kafka_local.BrokerStatus) -> None:
             + (" (one per partition segment: delete topics you no longer need)" if near else ""),
         )
     console.print(table)
+    if len(status.nodes) > 1 or any(node.leads for node in status.nodes):
+        _print_nodes(status.nodes)
+
+
+def _print_nodes(nodes: tuple[kafka_local.NodeStatus, ...]) -> None:
+    table = Table("node", "port", "pid", "state", "leads", title="nodes")
+    for node in nodes:
+        state = (
+            "[green]answering"
+            if node.answering
+            else "[yellow]running, not answering"
+            if node.pid
+            else "[red]stopped"
+        )
+        table.add_row(
+            str(node.node), str(node.port), str(node.pid or "-"), state, "\n".join(node.leads)
+        )
+    console.print(table)
+
+
+def _replication_warnings() -> list[str]:
+    """Under-replicated dealwatch topics of this prefix, when the cluster answers."""
+    import asyncio
+
+    from dealwatch.services.kafka.topics import replication_check
+
+    try:
+        return asyncio.run(replication_check(get_settings()))
+    except Exception as error:  # status reports; a broker that does not answer is shown above
+        return [f"could not check the topics' replicas: {error.__class__.__name__}: {error}"]
 
 
 @app.command()
-def up(timeout: float = typer.Option(120.0, help="Seconds to wait for the broker")) -> None:
+def up(
+    timeout: float = typer.Option(120.0, help="Seconds to wait for the broker"),
+    brokers: int | None = typer.Option(
+        None,
+        help="Nodes of the local cluster (remembered; 3 for replicated topics); "
+        "KAFKA_BOOTSTRAP_SERVERS then lists each node's port",
+    ),
+) -> None:
     """Assemble the broker from Maven Central (first time), start it, wait until it answers."""
     try:
         with console.status("starting Kafka (the first run downloads the jars)..."):
-            status = kafka_local.up(get_settings(), timeout)
+            status = kafka_local.up(get_settings(), timeout, brokers)
     except kafka_local.KafkaLocalError as error:
         raise _fail(error) from error
     _print(status)
+    if len(status.nodes) > 1:
+        console.print(f"export KAFKA_BOOTSTRAP_SERVERS={status.bootstrap}")
 
 
 @app.command()
@@ -88,3 +127,5 @@ def status() -> None:
     _print(current)
     if not current.answering and not (current.elsewhere or "").startswith("a Kafka broker"):
         raise typer.Exit(3)
+    for warning in _replication_warnings():
+        errors.print(f"[yellow]warning:[/] {warning}")

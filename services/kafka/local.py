@@ -1,8 +1,12 @@
-"""A local Apache Kafka broker without Docker: jars from Maven Central, KRaft, one node.
+"""A local Apache Kafka broker without Docker: jars from Maven Central, KRaft, one node or a
+cluster of several.
 
 `dealwatch kafka up` assembles the official broker with `mvn dependency:copy-dependencies`
 (cached in ~/.cache/dealwatch/kafka-VERSION), formats its storage once, and runs it with the
 machine's JDK. The data directory lives under DEALWATCH_HOME, so the log survives down/up.
+`kafka up --brokers 3` runs three combined broker+controller nodes instead (a static quorum),
+node N on ports PORT+2(N-1) (clients) and the one after (controller), data under
+DEALWATCH_HOME/kafka/node-N; the number of nodes is remembered for `down` and `status`.
 """
 
 from __future__ import annotations
@@ -20,6 +24,8 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
+from aiokafka import TopicPartition
+
 from dealwatch.services.config import Settings
 
 ASSETS = Path(__file__).resolve().parent
@@ -27,6 +33,20 @@ ASSETS = Path(__file__).resolve().parent
 
 class KafkaLocalError(Exception):
     """The local broker cannot be assembled, started or stopped; the message says why."""
+
+
+@dataclass(frozen=True)
+class NodeStatus:
+    """One node of the local cluster."""
+
+    node: int
+    port: int
+    pid: int | None
+    answering: bool
+    data_dir: Path
+    log_file: Path
+    open_files: tuple[int, int] | None
+    leads: tuple[str, ...] = ()  # `topic[p, q]` of the partitions this node leads
 
 
 @dataclass(frozen=True)
@@ -42,6 +62,7 @@ class BrokerStatus:
     log_file: Path
     elsewhere: str | None = None  # what answers on the port when it is not this home's broker
     open_files: tuple[int, int] | None = None  # the running broker's descriptors, and its limit
+    nodes: tuple[NodeStatus, ...] = ()  # each node of a local cluster (one for a single broker)
 
 
 @dataclass(frozen=True)
@@ -55,8 +76,22 @@ class _Paths:
     cluster_id: Path
 
 
-def _paths(settings: Settings) -> _Paths:
-    home = settings.dealwatch_home.expanduser().resolve() / "kafka"
+def _kafka_home(settings: Settings) -> Path:
+    return settings.dealwatch_home.expanduser().resolve() / "kafka"
+
+
+def node_count(settings: Settings) -> int:
+    """How many nodes this home's local broker has (1 unless `up --brokers N` said more)."""
+    try:
+        return max(1, int((_kafka_home(settings) / "nodes").read_text()))
+    except (FileNotFoundError, ValueError):
+        return 1
+
+
+def _paths(settings: Settings, node: int = 1, count: int = 1) -> _Paths:
+    """A single broker's files sit in DEALWATCH_HOME/kafka; a cluster's node N's in node-N."""
+    top = _kafka_home(settings)
+    home = top if count == 1 else top / f"node-{node}"
     return _Paths(
         home,
         home / "data",
@@ -64,8 +99,19 @@ def _paths(settings: Settings) -> _Paths:
         home / "broker.pid",
         home / "broker.log",
         home / "broker.out",
-        home / "cluster.id",
+        top / "cluster.id",
     )
+
+
+def _port(settings: Settings, node: int = 1) -> int:
+    """Node N's client port; its controller listens on the next one."""
+    return settings.dealwatch_kafka_port + 2 * (node - 1)
+
+
+def cluster_bootstrap(settings: Settings, count: int | None = None) -> str:
+    """KAFKA_BOOTSTRAP_SERVERS for this home's local broker or cluster."""
+    count = count or node_count(settings)
+    return ",".join(f"127.0.0.1:{_port(settings, n)}" for n in range(1, count + 1))
 
 
 def cache_dir(settings: Settings) -> Path:
@@ -226,7 +272,11 @@ def _describe_listener(port: int) -> str:
 
 
 def status(settings: Settings) -> BrokerStatus:
-    """Is our broker running, and does it answer? When not ours, what answers on the port?"""
+    """Is our broker (or cluster) running, and does it answer? When not ours, what answers on
+    the port? A cluster is running when every node is; each node says what it leads."""
+    count = node_count(settings)
+    if count > 1:
+        return _cluster_status(settings, count)
     paths = _paths(settings)
     pid = _pid(paths)
     port = settings.dealwatch_kafka_port
@@ -236,31 +286,107 @@ def status(settings: Settings) -> BrokerStatus:
     if pid is None and port_open:
         kind = "a Kafka broker" if answering(bootstrap) else "not Kafka"
         elsewhere = f"{kind}, not this home's: {_describe_listener(port)}"
+    up_and_answering = pid is not None and port_open and answering(bootstrap)
+    files = open_files(pid) if pid is not None else None
+    leads = leadership(bootstrap) if up_and_answering else {}
+    node = NodeStatus(
+        1, port, pid, up_and_answering, paths.data, paths.log, files, leads.get(1, ())
+    )
     return BrokerStatus(
         pid is not None,
-        pid is not None and port_open and answering(bootstrap),
+        up_and_answering,
         pid,
         bootstrap,
         settings.dealwatch_kafka_version,
         paths.data,
         paths.log,
         elsewhere,
-        open_files(pid) if pid is not None else None,
+        files,
+        (node,),
     )
 
 
-def _write_config(settings: Settings, paths: _Paths) -> None:
+def _cluster_status(settings: Settings, count: int) -> BrokerStatus:
+    bootstrap = cluster_bootstrap(settings, count)
+    whole = answering(bootstrap)
+    leads = leadership(bootstrap) if whole else {}
+    nodes = []
+    for n in range(1, count + 1):
+        paths = _paths(settings, n, count)
+        pid = _pid(paths)
+        port = _port(settings, n)
+        alive = pid is not None and _port_open("127.0.0.1", port) and answering(f"127.0.0.1:{port}")
+        files = open_files(pid) if pid is not None else None
+        nodes.append(
+            NodeStatus(n, port, pid, alive, paths.data, paths.log, files, leads.get(n, ()))
+        )
+    first = nodes[0]
+    return BrokerStatus(
+        all(node.pid is not None for node in nodes),
+        whole,
+        first.pid,
+        bootstrap,
+        settings.dealwatch_kafka_version,
+        _kafka_home(settings),
+        first.log_file,
+        None,
+        first.open_files,
+        tuple(nodes),
+    )
+
+
+def leadership(bootstrap: str, timeout: float = 5.0) -> dict[int, tuple[str, ...]]:
+    """Node id -> `topic[p, q]` for the partitions it leads, internal topics left out."""
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    async def ask() -> dict[int, tuple[str, ...]]:
+        admin = AIOKafkaAdminClient(
+            bootstrap_servers=bootstrap, request_timeout_ms=int(timeout * 1000)
+        )
+        try:
+            await asyncio.wait_for(admin.start(), timeout)
+            cluster = await asyncio.wait_for(admin._client.fetch_all_metadata(), timeout)
+        except Exception:
+            return {}
+        finally:
+            await admin.close()
+        led: dict[int, dict[str, list[int]]] = {}
+        for topic in sorted(cluster.topics(exclude_internal_topics=True)):
+            for partition in sorted(cluster.partitions_for_topic(topic) or ()):
+                leader = cluster.leader_for_partition(TopicPartition(topic, partition))
+                if leader is not None and leader >= 0:
+                    led.setdefault(leader, {}).setdefault(topic, []).append(partition)
+        return {
+            node: tuple(f"{t}[{', '.join(map(str, ps))}]" for t, ps in topics.items())
+            for node, topics in led.items()
+        }
+
+    return asyncio.run(ask())
+
+
+def _write_config(settings: Settings, paths: _Paths, node: int = 1, count: int = 1) -> None:
     template = (ASSETS / "server.properties").read_text()
+    port = _port(settings, node)
+    if count == 1:
+        quorum = f"controller.quorum.bootstrap.servers=127.0.0.1:{port + 1}"
+    else:  # a static quorum of every node
+        voters = ",".join(f"{n}@127.0.0.1:{_port(settings, n) + 1}" for n in range(1, count + 1))
+        quorum = f"controller.quorum.voters={voters}"
+    replicas = min(3, count)
     paths.config.write_text(
         template.format(
-            port=settings.dealwatch_kafka_port,
-            controller_port=settings.dealwatch_kafka_port + 1,
+            node_id=node,
+            quorum=quorum,
+            port=port,
+            controller_port=port + 1,
             data_dir=paths.data,
+            replicas=replicas,
+            min_isr=2 if replicas >= 3 else 1,
         )
     )
 
 
-def _format_once(libs: Path, paths: _Paths) -> None:
+def _format_once(libs: Path, paths: _Paths, standalone: bool = True) -> None:
     if (paths.data / "meta.properties").exists():
         return
     cluster_id = paths.cluster_id.read_text().strip() if paths.cluster_id.exists() else None
@@ -273,7 +399,7 @@ def _format_once(libs: Path, paths: _Paths) -> None:
             paths.log,
             "kafka.tools.StorageTool",
             "format",
-            "--standalone",
+            *(["--standalone"] if standalone else []),  # a cluster's quorum is in its config
             "--ignore-formatted",
             "-t",
             cluster_id,
@@ -301,14 +427,50 @@ def _kafka_uuid() -> str:
             return drawn
 
 
-def up(settings: Settings, timeout: float = 120.0) -> BrokerStatus:
-    """Start the broker (idempotent) and wait until it answers."""
+def up(settings: Settings, timeout: float = 120.0, brokers: int | None = None) -> BrokerStatus:
+    """Start the broker, or the `brokers`-node cluster (idempotent: running nodes are left
+    alone, stopped ones started), and wait until it answers."""
+    count = _choose_count(settings, brokers)
+    if count > 1:
+        return _up_cluster(settings, count, timeout)
     paths = _paths(settings)
     port = settings.dealwatch_kafka_port
     if _pid(paths) is not None:
         return _wait(settings, paths, timeout)
     if _port_open("127.0.0.1", port) and answering(_local_bootstrap(settings)):
         return status(settings)  # a broker started elsewhere answers: use it, say whose
+    _check_ports_free(settings, paths, 1)
+    libs = assemble(settings)
+    process = _start_node(settings, libs, 1, 1)
+    return _wait(settings, paths, timeout, process)
+
+
+def _choose_count(settings: Settings, brokers: int | None) -> int:
+    """The nodes to run: `brokers` when given (remembered), else what this home ran last. A home
+    holds one layout's data: changing the count needs another DEALWATCH_HOME or a fresh one."""
+    current = node_count(settings)
+    if brokers is None or brokers == current:
+        return current
+    if brokers < 1:
+        raise KafkaLocalError(f"--brokers must be 1 or more, not {brokers}")
+    formatted = [
+        n
+        for n in range(1, current + 1)
+        if (_paths(settings, n, current).data / "meta.properties").exists()
+    ]
+    if formatted:
+        raise KafkaLocalError(
+            f"{_kafka_home(settings)} holds the data of a {current}-node broker; stop it "
+            f"(`dealwatch kafka down`) and use another DEALWATCH_HOME for {brokers} nodes, or "
+            f"delete that folder (its log with it)"
+        )
+    _kafka_home(settings).mkdir(parents=True, exist_ok=True)
+    (_kafka_home(settings) / "nodes").write_text(str(brokers))
+    return brokers
+
+
+def _check_ports_free(settings: Settings, paths: _Paths, node: int) -> None:
+    port = _port(settings, node)
     for taken in (port, port + 1):
         if _port_open("127.0.0.1", taken):
             raise KafkaLocalError(
@@ -317,10 +479,14 @@ def up(settings: Settings, timeout: float = 120.0) -> BrokerStatus:
                 "or set DEALWATCH_KAFKA_PORT (the controller uses the port after it) and "
                 "KAFKA_BOOTSTRAP_SERVERS"
             )
-    libs = assemble(settings)
+
+
+def _start_node(settings: Settings, libs: Path, node: int, count: int) -> subprocess.Popen:
+    """Configure, format (once) and start node `node` of `count`; its pid goes on file."""
+    paths = _paths(settings, node, count)
     paths.data.mkdir(parents=True, exist_ok=True)
-    _write_config(settings, paths)
-    _format_once(libs, paths)
+    _write_config(settings, paths, node, count)
+    _format_once(libs, paths, standalone=count == 1)
     _raise_open_files_limit()
     with paths.jvm_output.open("ab") as output:
         process = subprocess.Popen(
@@ -331,7 +497,39 @@ def up(settings: Settings, timeout: float = 120.0) -> BrokerStatus:
             start_new_session=True,
         )
     paths.pid.write_text(str(process.pid))
-    return _wait(settings, paths, timeout, process)
+    return process
+
+
+def _up_cluster(settings: Settings, count: int, timeout: float) -> BrokerStatus:
+    """Start every stopped node at once (a quorum needs a majority), wait until each answers."""
+    stopped = [n for n in range(1, count + 1) if _pid(_paths(settings, n, count)) is None]
+    for node in stopped:
+        _check_ports_free(settings, _paths(settings, node, count), node)
+    libs = assemble(settings) if stopped else None
+    started = {node: _start_node(settings, libs, node, count) for node in stopped}
+    deadline = time.monotonic() + timeout
+    waiting = set(range(1, count + 1))
+    while waiting:
+        for node in sorted(waiting):
+            process = started.get(node)
+            paths = _paths(settings, node, count)
+            if process is not None and process.poll() is not None:
+                paths.pid.unlink(missing_ok=True)
+                raise KafkaLocalError(
+                    f"node {node} exited with status {process.returncode}; {_last_words(paths)}"
+                )
+            address = f"127.0.0.1:{_port(settings, node)}"
+            if _port_open("127.0.0.1", _port(settings, node)) and answering(address, 3.0):
+                waiting.discard(node)
+        if waiting and time.monotonic() > deadline:
+            node = min(waiting)
+            raise KafkaLocalError(
+                f"node {node} did not answer within {timeout:.0f}s; "
+                f"{_last_words(_paths(settings, node, count))}"
+            )
+        if waiting:
+            time.sleep(0.5)
+    return status(settings)
 
 
 def _raise_open_files_limit() -> None:
@@ -392,24 +590,42 @@ def _tail(path: Path, lines: int = 20) -> str:
 
 
 def down(settings: Settings, timeout: float = 60.0) -> bool:
-    """Stop the broker (SIGTERM, then SIGKILL after `timeout`); True if one was running."""
-    paths = _paths(settings)
+    """Stop the broker or every node of the cluster (SIGTERM, then SIGKILL after `timeout`);
+    True if one was running."""
+    count = node_count(settings)
+    running = []
+    for node in range(1, count + 1):
+        paths = _paths(settings, node, count)
+        pid = _pid(paths)
+        if pid is None:
+            paths.pid.unlink(missing_ok=True)
+            continue
+        os.killpg(pid, signal.SIGTERM)
+        running.append((pid, paths, _port(settings, node)))
+    deadline = time.monotonic() + timeout
+    for pid, paths, port in running:
+        while time.monotonic() < deadline and _alive(pid):
+            time.sleep(0.2)
+        if _alive(pid):
+            os.killpg(pid, signal.SIGKILL)
+        paths.pid.unlink(missing_ok=True)
+        while _port_open("127.0.0.1", port) and time.monotonic() < deadline + 10:
+            time.sleep(0.2)
+    return bool(running)
+
+
+def kill_node(settings: Settings, node: int) -> int:
+    """SIGKILL node `node` of the local cluster, as a crash would (tests, drills); its pid."""
+    count = node_count(settings)
+    paths = _paths(settings, node, count)
     pid = _pid(paths)
     if pid is None:
-        paths.pid.unlink(missing_ok=True)
-        return False
-    os.killpg(pid, signal.SIGTERM)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and _alive(pid):
-        time.sleep(0.2)
-    if _alive(pid):
-        os.killpg(pid, signal.SIGKILL)
+        raise KafkaLocalError(f"node {node} of {_kafka_home(settings)} is not running")
+    os.killpg(pid, signal.SIGKILL)
+    while _alive(pid):
+        time.sleep(0.05)
     paths.pid.unlink(missing_ok=True)
-    while (
-        _port_open("127.0.0.1", settings.dealwatch_kafka_port) and time.monotonic() < deadline + 10
-    ):
-        time.sleep(0.2)
-    return True
+    return pid
 
 
 def _alive(pid: int) -> bool:
