@@ -37,10 +37,10 @@ def cli_env(settings: Settings) -> dict[str, str]:
 class Worker:
     """`python -m dealwatch worker` with its own environment and log file."""
 
-    def __init__(self, settings: Settings, log: Path) -> None:
+    def __init__(self, settings: Settings, log: Path, env: dict[str, str] | None = None) -> None:
         self.settings = settings
         self.log = log
-        env = cli_env(settings)
+        env = {**cli_env(settings), **(env or {})}
         with log.open("ab") as out:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "dealwatch", "worker"],

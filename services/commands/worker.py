@@ -31,6 +31,7 @@ def worker(
     """
     from dealwatch.alerts.rules_config import RulesFileError
     from dealwatch.services.worker.app import create_app
+    from dealwatch.services.worker.leave import leave_on_clean_exit
     from dealwatch.services.worker.startup import prepare_worker
     from dealwatch.services.worker.waiting import Unavailable
 
@@ -47,6 +48,7 @@ def worker(
     except RulesFileError as error:
         console.print(f"[red]error:[/] {error}")
         raise typer.Exit(1) from error
+    leave_on_clean_exit(settings, app.conf.consumer_group_instance_id)
     sys.argv = ["dealwatch worker", "worker", "--without-web", "--loglevel", loglevel]
     app.main()
 

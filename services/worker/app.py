@@ -43,6 +43,7 @@ from dealwatch.services.runtime import FreeMemoryReleaser, tune_gc_for_batches
 from dealwatch.services.worker.catchup import LogEnds, lag
 from dealwatch.services.worker.faust_consumer import use_batch_drain
 from dealwatch.services.worker.group_commit import GroupCommit
+from dealwatch.services.worker.identity import worker_instance_id
 
 log = logging.getLogger("dealwatch.worker")
 
@@ -327,6 +328,9 @@ def create_app(settings: Settings | None = None) -> faust.App:
         broker_max_poll_records=MAX_POLL_RECORDS,
         stream_buffer_maxsize=STREAM_BUFFER,
         Monitor="dealwatch.services.worker.faust_monitor:LeanMonitor",
+        consumer_group_instance_id=worker_instance_id(settings),
+        broker_session_timeout=settings.dealwatch_session_timeout,
+        broker_heartbeat_interval=settings.dealwatch_session_timeout / 4,
     )
     use_batch_drain(app)
     raw = {

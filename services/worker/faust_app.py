@@ -6,6 +6,7 @@ import logging
 
 from dealwatch.services.config import get_settings
 from dealwatch.services.worker.app import create_app
+from dealwatch.services.worker.leave import leave_on_clean_exit
 from dealwatch.services.worker.startup import prepare_worker
 from dealwatch.services.worker.waiting import Unavailable
 
@@ -18,3 +19,4 @@ for _note in _notes:
     _log.warning(_note)
 
 app = create_app()
+leave_on_clean_exit(get_settings(), app.conf.consumer_group_instance_id)

@@ -8,9 +8,12 @@ to SQL's positions makes the worker re-read exactly what the database lacks.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.errors import KafkaError
 from aiokafka.structs import OffsetAndMetadata
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -29,11 +32,21 @@ def group_id(settings: Settings) -> str:
     return settings.group_id()
 
 
-async def align_group_offsets(settings: Settings, engine: AsyncEngine) -> dict[str, int]:
+class GroupAheadOfSQL(Exception):
+    """The group's offsets are past what SQL holds and a member blocks moving them back."""
+
+
+async def align_group_offsets(
+    settings: Settings, engine: AsyncEngine, wait: float = 0.0
+) -> dict[str, int]:
     """Commit SQL's positions as the group's offsets; returns what moved, by `topic[partition]`.
 
     Only possible while no worker of the group runs (Kafka refuses commits from outside a
-    live group); then the running workers' positions are already consistent with SQL.
+    live group). Then, when SQL holds at least what the group committed, reading on from the
+    group's offsets re-reads only what SQL already has (mirrored idempotently): the refusal is
+    raised as Kafka's error. When SQL holds less (a new or restored database), the group must
+    be moved back: a static member of a worker that just stopped stays in the group until its
+    session times out, so this retries for up to `wait` seconds, then raises `GroupAheadOfSQL`.
     """
     async with session_factory(engine)() as session:
         rows = (await session.execute(select(StreamPosition))).scalars().all()
@@ -49,8 +62,28 @@ async def align_group_offsets(settings: Settings, engine: AsyncEngine) -> dict[s
         committed = {tp: await consumer.committed(tp) for tp in tps}
         wanted = {tp: stored.get((tp.topic, tp.partition), 0) for tp in tps}
         moves = {tp: offset for tp, offset in wanted.items() if committed[tp] != offset}
-        if moves:
-            await consumer.commit({tp: OffsetAndMetadata(o, "") for tp, o in moves.items()})
+        behind = sorted(
+            f"{tp.topic}[{tp.partition}] SQL {o} < group {committed[tp]}"
+            for tp, o in moves.items()
+            if committed[tp] is not None and o < committed[tp]
+        )
+        deadline = time.monotonic() + wait
+        while moves:
+            try:
+                await consumer.commit({tp: OffsetAndMetadata(o, "") for tp, o in moves.items()})
+                break
+            except KafkaError as error:
+                if not behind:
+                    raise
+                if time.monotonic() > deadline:
+                    raise GroupAheadOfSQL(
+                        f"the database holds less than consumer group {group_id(settings)} "
+                        f"has read ({'; '.join(behind)}), and the group has members "
+                        f"({error.__class__.__name__}) that keep it from being moved back: "
+                        "stop every worker of the group and start again"
+                    ) from error
+                log.warning("waiting for the group to empty to move it back to SQL (%s)", error)
+                await asyncio.sleep(1.0)
         return {f"{tp.topic}[{tp.partition}]": o for tp, o in moves.items()}
     finally:
         await consumer.stop()

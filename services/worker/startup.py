@@ -11,8 +11,13 @@ from dealwatch.services.config import Settings
 from dealwatch.services.db.engine import make_async_engine, redact
 from dealwatch.services.db.schema import upgrade
 from dealwatch.services.kafka.topics import ensure_topics
-from dealwatch.services.worker.offsets import align_group_offsets
-from dealwatch.services.worker.waiting import BROKER_ABSENT, DATABASE_ABSENT, wait_until_ready
+from dealwatch.services.worker.offsets import GroupAheadOfSQL, align_group_offsets
+from dealwatch.services.worker.waiting import (
+    BROKER_ABSENT,
+    DATABASE_ABSENT,
+    Unavailable,
+    wait_until_ready,
+)
 
 
 def wait_for_database(settings: Settings, say: Callable[[str], None]) -> None:
@@ -43,12 +48,17 @@ def prepare_worker(settings: Settings, say: Callable[[str], None]) -> list[str]:
     async def align() -> dict[str, int]:
         engine = make_async_engine(settings.database_url)
         try:
-            return await align_group_offsets(settings, engine)
+            # a static member of a worker just stopped lingers for a session (docs/cluster.md)
+            return await align_group_offsets(
+                settings, engine, settings.dealwatch_session_timeout + 5
+            )
         finally:
             await engine.dispose()
 
     try:
         moved = asyncio.run(align())
+    except GroupAheadOfSQL as error:
+        raise Unavailable(str(error)) from error
     except KafkaError as error:  # other workers of the group run: they are consistent with SQL
         return [*notes, f"group offsets left as they are ({error.__class__.__name__})"]
     return notes + [
