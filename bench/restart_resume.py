@@ -123,8 +123,10 @@ def main() -> None:
         if worker_id:
             env["DEALWATCH_WORKER_ID"] = worker_id
         first = Workers(env, 1, workdir / f"{mode}-first.log")
-        rate = catch_up(url, first, report.accepted)
-        first.stop()
+        try:
+            rate = catch_up(url, first, report.accepted)
+        finally:
+            first.stop()
         say(f"{mode}: backlog read at {rate:,.0f}/s; crashing the worker {runs} times")
         times = resume_times(settings, env, url, runs, workdir / f"{mode}.log")
         result[mode] = {

@@ -30,6 +30,7 @@ from dealwatch.services.db.models import Alert
 from dealwatch.services.projection.digest import digest_from_tables
 from dealwatch.services.projection.projector import ProjectionOutcome, load_registry, run_projection
 from dealwatch.services.worker.catchup import LogEnds, lag
+from dealwatch.services.worker.waiting import DATABASE_ABSENT, keep_trying, one_line
 
 log = logging.getLogger("dealwatch.scheduler")
 MISFIRE_GRACE = 6 * 3600
@@ -114,7 +115,14 @@ class Jobs:
 
 
 async def reevaluate_job() -> None:
-    outcome = await reevaluate(Jobs.settings, Jobs.engine, Jobs.rules)
+    """Once a day: a database away at that moment is waited for, not skipped until tomorrow."""
+    outcome = await keep_trying(
+        "the database",
+        lambda: reevaluate(Jobs.settings, Jobs.engine, Jobs.rules),
+        DATABASE_ABSENT,
+        Jobs.settings.dealwatch_connect_timeout,
+        log.warning,
+    )
     log.info(
         "re-evaluated as of %s: %s",
         outcome.evaluation_day,
@@ -128,7 +136,12 @@ async def digest_job() -> None:
 
 
 async def dispatch_job() -> None:
-    report = await dispatch(session_factory(Jobs.engine), Jobs.sender)
+    """Every few seconds: a database away is said in one line, and the next run tries again."""
+    try:
+        report = await dispatch(session_factory(Jobs.engine), Jobs.sender)
+    except DATABASE_ABSENT as error:
+        log.warning("dispatch waits for the database: %s", one_line(error))
+        return
     if report.delivered or report.failed or report.retried:
         log.info("dispatch: %s", report)
 

@@ -117,3 +117,28 @@ def test_replay_floor_measures_each_depth(kafka: Settings, tmp_path: Path) -> No
     assert result["records"] == 3000 and result["processes"] >= 1
     for key in ("ceiling_rps", "read_rps", "decode_rps", "prepare_rps"):
         assert result[key] > 0, key
+
+
+def test_restart_resume_times_each_crash(kafka: Settings, tmp_path: Path) -> None:
+    """`bench.restart_resume` crashes a caught-up worker, restarts it and times the next event
+    mirrored, with static membership and without; the issue's key is the static median."""
+    small = ["--records", "500", "--companies", "50", "--runs", "2", "--dynamic-runs", "1"]
+    run_bench("bench.restart_resume", [*small, "--out", str(tmp_path)], kafka, kafka.home)
+    [saved] = list(tmp_path.glob("*-restart-resume-sqlite.json"))
+    result = json.loads(saved.read_text())
+    assert len(result["static"]["runs_s"]) == 2 and len(result["dynamic"]["runs_s"]) == 1
+    assert result["restart_resume_s"] == result["static"]["median_s"] > 0
+
+
+def test_cluster_throughput_compares_with_the_single_broker(
+    kafka: Settings, tmp_path: Path
+) -> None:
+    """`bench.cluster_throughput` starts a 3-node cluster of its own (ports apart from the
+    fault tests' cluster) and saves ingest and catch-up rates on both, with their ratios."""
+    small = ["--records", "2000", "--companies", "200", "--port", "19292"]
+    run_bench("bench.cluster_throughput", [*small, "--out", str(tmp_path)], kafka, kafka.home)
+    [saved] = list(tmp_path.glob("*-cluster-sqlite.json"))
+    result = json.loads(saved.read_text())
+    for figure in ("ingest_per_s", "catch_up_1w_per_s"):
+        assert result["single"][figure] > 0 and result["cluster3"][figure] > 0
+        assert result[f"{figure}_ratio"] > 0

@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -89,6 +91,23 @@ def _backlog(settings: Settings, tmp_path: Path, count: int) -> int:
     return len(records)
 
 
+def _all_mirrored(url: str, count: int, timeout: float = 120) -> tuple[int, int]:
+    """(events, distinct records) once SQL holds `count` events, or as they are at `timeout`:
+    what a test asserts "nothing lost, nothing doubled" on."""
+    deadline = time.monotonic() + timeout
+    while (found := _events(url))[0] < count and time.monotonic() < deadline:
+        time.sleep(0.5)
+    return found
+
+
+def _settled(settings: Settings, url: str, count: int) -> None:
+    """Caught up with every one of `count` events mirrored and projected (the workers still
+    running): a cluster's leader change can make the log's end look nearer than it is."""
+    catch_up(settings, 300)
+    _all_mirrored(url, count)
+    catch_up(settings, 300)
+
+
 def _wait_for_rows(url: str, below: int, timeout: float = 120) -> int:
     """Wait until some, not all, events are mirrored; how many."""
     deadline = time.monotonic() + timeout
@@ -165,7 +184,7 @@ def test_ingest_carries_on_when_a_partitions_leader_is_killed(
     assert 2_000 <= written_at_kill < len(records), "the leader was not killed mid-ingest"
     assert _written(settings) == len(records)  # nothing doubled by the producer's retries
     run_worker_until_caught_up(settings, tmp_path / "worker.log", 300)
-    assert _events(sqlite_url) == (len(records), len(records))
+    assert _all_mirrored(sqlite_url, len(records)) == (len(records), len(records))
 
 
 def test_a_broker_killed_under_a_catching_up_worker(
@@ -181,7 +200,7 @@ def test_a_broker_killed_under_a_catching_up_worker(
         kafka_local.kill_node(cluster, _leader(settings, settings.topic(DEAL_EVENTS), 0))
         time.sleep(3)
         kafka_local.up(cluster, 180.0)
-        catch_up(settings, 300)
+        _settled(settings, sqlite_url, count)
         assert worker.process.poll() is None, worker.output()
     finally:
         worker.stop()
@@ -190,7 +209,7 @@ def test_a_broker_killed_under_a_catching_up_worker(
     assert survived == clean
     keys = [row[0] for row in survived["alerts"]]
     assert keys and len(keys) == len(set(keys))
-    assert _events(sqlite_url) == (count, count)
+    assert _all_mirrored(sqlite_url, count) == (count, count)
 
 
 def test_a_worker_killed_beside_another_hands_over_its_partitions(
@@ -204,12 +223,12 @@ def test_a_worker_killed_beside_another_hands_over_its_partitions(
     try:
         _wait_for_rows(postgres_url, count)
         workers[0].kill()
-        catch_up(settings, 300)
+        _settled(settings, postgres_url, count)
         assert workers[1].process.poll() is None, workers[1].output()
     finally:
         for worker in workers:
             worker.stop()
-    assert _events(postgres_url) == (count, count)
+    assert _all_mirrored(postgres_url, count) == (count, count)
     rebuilt = _rebuild(settings, tmp_path)
     assert _normalised(dump_tables(postgres_url)) == dump_tables(rebuilt)
 
@@ -223,3 +242,200 @@ def _normalised(dump: dict) -> dict:
         )
         for table, rows in dump.items()
     }
+
+
+def _mega_rounds(prefix: str, count: int) -> list[dict]:
+    """Records each of which fires one `mega_round` alert."""
+    return [
+        {
+            "id": f"{prefix}-{i:04d}",
+            "kind": "funding",
+            "date": "2024-12-30",
+            "company": f"startup-{i:05d}",
+            "amount_usd": 2e9,
+            "investors": ["microsoft"],
+        }
+        for i in range(count)
+    ]
+
+
+def _mega(keys: list[str]) -> set[str]:
+    return {key for key in keys if key.startswith("mega_round:")}
+
+
+def _ingest_file(settings: Settings, path: Path, registry: Path | None = None) -> None:
+    args = [str(path)] + (["--registry", str(registry)] if registry else [])
+    done = subprocess.run(
+        [sys.executable, "-m", "dealwatch", "ingest", *args],
+        env=cli_env(settings),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+
+
+class _Desk:
+    """A local Slack and a `dealwatch scheduler` delivering the outbox to it."""
+
+    def __init__(self, settings: Settings, log: Path) -> None:
+        from tests.slack_server import TOKEN, SlackServerThread
+
+        self.server = SlackServerThread()
+        self.slack = self.server.start()
+        self.env = {
+            "SLACK_BOT_TOKEN": TOKEN,
+            "SLACK_API_URL": self.slack.api_url(),
+            "DEALWATCH_DISPATCH_INTERVAL": "0.5",
+        }
+        self.log = log
+        with log.open("ab") as out:
+            self.scheduler = subprocess.Popen(
+                [sys.executable, "-m", "dealwatch", "scheduler"],
+                env={**cli_env(settings), **self.env},
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+
+    def delivered(self, url: str, timeout: float = 120) -> list[str]:
+        """Wait until every alert of the outbox reached Slack; the keys Slack received."""
+        from sqlalchemy import text
+
+        from dealwatch.services.db.engine import make_sync_engine
+
+        engine = make_sync_engine(url)
+        deadline = time.monotonic() + timeout
+        try:
+            while time.monotonic() < deadline:
+                with engine.connect() as conn:
+                    waiting = conn.execute(
+                        text(
+                            "SELECT COUNT(*) FROM alerts WHERE delivery_state IN "
+                            "('pending', 'sending', 'failed')"
+                        )
+                    ).scalar_one()
+                    recorded = conn.execute(text("SELECT COUNT(*) FROM alerts")).scalar_one()
+                if recorded and not waiting:
+                    return self.slack.alert_keys()
+                time.sleep(0.5)
+        finally:
+            engine.dispose()
+        raise AssertionError(f"not every alert delivered:\n{self.log.read_text()[-3000:]}")
+
+    def stop(self) -> None:
+        if self.scheduler.poll() is None:
+            self.scheduler.terminate()
+            self.scheduler.wait(60)
+        self.server.stop()
+
+
+def test_postgresql_stopped_for_30_s_under_a_worker_and_the_scheduler(
+    cluster: Settings, tmp_path: Path
+) -> None:
+    """PostgreSQL goes away for 30 s while news arrives: the worker and the scheduler wait
+    (one line per attempt) and carry on; every record is mirrored once, every alert sent once."""
+    import pgserver
+    from pgserver._commands import pg_ctl
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    data = Path(tempfile.mkdtemp(prefix="dealwatch-pg-stop-"))
+    server = pgserver.get_server(data, cleanup_mode="stop")
+    workers: list[Worker] = []
+    desk = None
+    try:
+        admin = create_engine(
+            make_url(server.get_uri()).set(drivername="postgresql+psycopg"),
+            isolation_level="AUTOCOMMIT",
+        )
+        with admin.connect() as conn:
+            conn.execute(text('CREATE DATABASE "faults"'))
+        admin.dispose()
+        url = make_url(server.get_uri()).set(database="faults").render_as_string(False)
+        settings = _with_db(cluster, url)
+        registry = write_registry(tmp_path / "registry.csv")
+        _ingest_file(
+            settings, write_jsonl(_mega_rounds("before", 5), tmp_path / "a.jsonl"), registry
+        )
+        workers.append(Worker(settings, tmp_path / "worker.log"))
+        desk = _Desk(settings, tmp_path / "scheduler.log")
+        catch_up(settings, 180)
+        assert len(_mega(desk.delivered(url))) == 5
+        pg_ctl(["-w", "-m", "immediate", "stop"], pgdata=server.pgdata, user=server.system_user)
+        later = synthetic_records(2_000, 800) + _mega_rounds("during", 5)
+        _ingest_file(settings, write_jsonl(later, tmp_path / "b.jsonl"))
+        time.sleep(30)
+        assert workers[0].process.poll() is None, workers[0].output()
+        assert desk.scheduler.poll() is None, desk.log.read_text()[-3000:]
+        server.ensure_postgres_running()
+        catch_up(settings, 300)
+        sent = desk.delivered(url)
+    finally:
+        for worker in workers:
+            worker.stop()
+        if desk is not None:
+            desk.stop()
+        server.cleanup()
+        shutil.rmtree(data, ignore_errors=True)
+    assert len(sent) == len(set(sent))  # each alert once
+    assert len(_mega(sent)) == 10  # none lost
+    assert "waiting for the database at" in workers[0].log.read_text(errors="replace")
+    assert "waits for the database" in desk.log.read_text()
+
+
+def test_a_rolling_restart_of_two_workers_during_live_ingest(
+    cluster: Settings, postgres_url: str, tmp_path: Path
+) -> None:
+    """News keeps arriving while each of two workers is restarted in turn (SIGTERM, start
+    again): every record is mirrored once and every alert reaches Slack once."""
+    settings = _with_db(cluster, postgres_url)
+    registry = write_registry(tmp_path / "registry.csv")
+    _ingest_file(settings, write_jsonl(_mega_rounds("first", 2), tmp_path / "0.jsonl"), registry)
+    workers = [Worker(settings, tmp_path / f"w{i}.log") for i in range(2)]
+    desk = _Desk(settings, tmp_path / "scheduler.log")
+    total = 2
+    try:
+        catch_up(settings, 180)
+        for step in range(12):
+            chunk = synthetic_records(200, 800, seed=step) + _mega_rounds(f"live{step}", 2)
+            for record in chunk:
+                record["id"] = f"{record['id']}-{step}"
+            _ingest_file(settings, write_jsonl(chunk, tmp_path / f"{step + 1}.jsonl"))
+            total += len(chunk)
+            if step in (3, 7):  # restart one worker, then the other
+                index = step // 4
+                workers[index].stop()
+                workers[index] = Worker(settings, tmp_path / f"w{index}-again.log")
+        _settled(settings, postgres_url, total)
+        sent = desk.delivered(postgres_url)
+    finally:
+        for worker in workers:
+            worker.stop()
+        desk.stop()
+    assert _all_mirrored(postgres_url, total) == (total, total), _missing(postgres_url, tmp_path)
+    assert len(sent) == len(set(sent))
+    assert len(_mega(sent)) == 2 + 12 * 2
+
+
+def _missing(url: str, feeds: Path) -> list[str]:
+    """Record ids of the feed files under `feeds` that SQL lacks (for a failure's message)."""
+    import json
+
+    from sqlalchemy import text
+
+    from dealwatch.services.db.engine import make_sync_engine
+
+    wanted = {
+        json.loads(line)["id"]
+        for feed in feeds.glob("*.jsonl")
+        for line in feed.read_text().splitlines()
+        if line.strip()
+    }
+    engine = make_sync_engine(url)
+    try:
+        with engine.connect() as conn:
+            held = {row[0] for row in conn.execute(text("SELECT record_id FROM events"))}
+    finally:
+        engine.dispose()
+    return sorted(wanted - held)[:50]

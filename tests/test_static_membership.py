@@ -71,6 +71,31 @@ def _events(url: str) -> int:
         engine.dispose()
 
 
+def _wait_for_committed(settings: Settings, count: int, timeout: float = 60) -> None:
+    """Until the group has committed offsets past `count` deal-events messages."""
+    import asyncio
+
+    from aiokafka import AIOKafkaConsumer, TopicPartition
+
+    from dealwatch.services.kafka.clients import client_kwargs, topic_partitions
+    from dealwatch.services.kafka.topics import DEAL_EVENTS
+
+    async def committed() -> int:
+        consumer = AIOKafkaConsumer(**client_kwargs(settings), group_id=settings.group_id())
+        await consumer.start()
+        try:
+            topic = settings.topic(DEAL_EVENTS)
+            tps = [TopicPartition(topic, p) for p in await topic_partitions(consumer, topic)]
+            return sum([await consumer.committed(tp) or 0 for tp in tps])
+        finally:
+            await consumer.stop()
+
+    deadline = time.monotonic() + timeout
+    while asyncio.run(committed()) < count:
+        assert time.monotonic() < deadline, "the worker committed no offsets"
+        time.sleep(0.5)
+
+
 def test_a_new_database_under_a_crashed_static_member_reads_the_whole_log(
     kafka: Settings, tmp_path: Path
 ) -> None:
@@ -90,7 +115,7 @@ def test_a_new_database_under_a_crashed_static_member_reads_the_whole_log(
     home = {"DEALWATCH_HOME": str(tmp_path / "home")}
     crashed = Worker(settings, tmp_path / "crashed.log", home)
     catch_up(settings, 180)
-    time.sleep(2)  # its offsets committed
+    _wait_for_committed(settings, len(records))
     crashed.kill()
     fresh_url = f"sqlite:///{tmp_path / 'fresh.db'}"
     fresh = settings.model_copy(update={"database_url": fresh_url})
@@ -101,4 +126,5 @@ def test_a_new_database_under_a_crashed_static_member_reads_the_whole_log(
     finally:
         successor.stop()
     assert _events(fresh_url) == len(records), successor.output()
-    assert "waiting for the group to empty" in successor.output()
+    said = successor.log.read_text(errors="replace")
+    assert said.count("waiting (up to 15 s) for a lingering member to leave group") == 1

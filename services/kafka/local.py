@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 import resource
 import shutil
@@ -186,6 +187,7 @@ def answering(bootstrap: str, timeout: float = 5.0) -> bool:
     from aiokafka.admin import AIOKafkaAdminClient
 
     async def probe() -> bool:
+        logging.getLogger("aiokafka").setLevel(logging.CRITICAL)  # a refusal is the answer
         admin = AIOKafkaAdminClient(
             bootstrap_servers=bootstrap, request_timeout_ms=int(timeout * 1000)
         )

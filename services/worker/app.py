@@ -14,7 +14,7 @@ import contextlib
 import logging
 import ssl
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,7 +26,7 @@ from dealwatch.events.envelope import DealEvent
 from dealwatch.projections.effective import LoggedEvent
 from dealwatch.projections.record_fold import target_of
 from dealwatch.services.config import Settings, get_settings
-from dealwatch.services.db.engine import make_async_engine, session_factory
+from dealwatch.services.db.engine import make_async_engine, redact, session_factory
 from dealwatch.services.db.log_mirror import (
     Consumed,
     Message,
@@ -44,6 +44,7 @@ from dealwatch.services.worker.catchup import LogEnds, lag
 from dealwatch.services.worker.faust_consumer import use_batch_drain
 from dealwatch.services.worker.group_commit import GroupCommit
 from dealwatch.services.worker.identity import worker_instance_id
+from dealwatch.services.worker.waiting import DATABASE_ABSENT, keep_trying, one_line
 
 log = logging.getLogger("dealwatch.worker")
 
@@ -282,7 +283,10 @@ class Projections:
                 refresh_stale=refresh,
                 partitions=self.owned(),
             )
-        except Exception:  # a database hiccup: the next tick tries again
+        except DATABASE_ABSENT as error:  # away (a restart): the next tick tries again
+            log.warning("projection waits for the database: %s", one_line(error))
+            return
+        except Exception:  # anything else: said in full, and the next tick tries again
             log.exception("projection failed; retrying at the next tick")
             return
         finally:
@@ -344,8 +348,19 @@ def create_app(settings: Settings | None = None) -> faust.App:
 
     @app.agent(deal_events, name="mirror-events")
     async def mirror_events(stream: faust.StreamT) -> None:
+        def write(batches) -> Awaitable[None]:
+            """One transaction; when the database is away, the same batches again once it
+            answers (DEALWATCH_CONNECT_TIMEOUT; then the worker stops to read them again)."""
+            return keep_trying(
+                f"the database at {redact(settings.database_url)}",
+                lambda: projections.write_batch(merged(batches)),
+                DATABASE_ABSENT,
+                settings.dealwatch_connect_timeout,
+                log.warning,
+            )
+
         commits = GroupCommit(
-            lambda batches: projections.write_batch(merged(batches)),
+            write,
             app.crash,
             max_waiting=MAX_WAITING,
         )

@@ -91,12 +91,20 @@ async def projected(engine: AsyncEngine, evaluation_day: dt.date) -> bool:
 async def wait_until_caught_up(
     engine: AsyncEngine, settings: Settings, timeout: float = 120.0, poll: float = 0.5
 ) -> float:
-    """Wait until SQL has consumed the log as it is now and projected it; return the seconds."""
+    """Wait until SQL has consumed the log as it is now and projected it; return the seconds.
+
+    The ends are asked again once SQL reaches them, and the wait goes on if they moved: a
+    partition whose leader just changed on a cluster can answer a high-water mark that is
+    briefly behind what producers were told is written."""
     started = time.monotonic()
     ends = await end_offsets(settings)
     while True:
         if await lag(engine, ends) == 0 and await projected(engine, settings.today()):
-            return time.monotonic() - started
+            again = await end_offsets(settings)
+            if all(again.get(tp, 0) <= end for tp, end in ends.items()) and set(again) <= set(ends):
+                return time.monotonic() - started
+            ends = again
+            continue
         if time.monotonic() - started > timeout:
             raise TimeoutError(
                 f"the worker did not catch up within {timeout:.0f}s "

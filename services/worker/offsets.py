@@ -23,6 +23,7 @@ from dealwatch.services.db.engine import session_factory
 from dealwatch.services.db.models import StreamPosition
 from dealwatch.services.kafka.clients import client_kwargs
 from dealwatch.services.worker.catchup import end_offsets
+from dealwatch.services.worker.waiting import one_line, quiet
 
 log = logging.getLogger("dealwatch.offsets")
 
@@ -68,9 +69,11 @@ async def align_group_offsets(
             if committed[tp] is not None and o < committed[tp]
         )
         deadline = time.monotonic() + wait
+        said = False
         while moves:
             try:
-                await consumer.commit({tp: OffsetAndMetadata(o, "") for tp, o in moves.items()})
+                with quiet("aiokafka.consumer.group_coordinator"):  # our one line, not theirs
+                    await consumer.commit({tp: OffsetAndMetadata(o, "") for tp, o in moves.items()})
                 break
             except KafkaError as error:
                 if not behind:
@@ -82,7 +85,15 @@ async def align_group_offsets(
                         f"({error.__class__.__name__}) that keep it from being moved back: "
                         "stop every worker of the group and start again"
                     ) from error
-                log.warning("waiting for the group to empty to move it back to SQL (%s)", error)
+                if not said:
+                    log.warning(
+                        "waiting (up to %.0f s) for a lingering member to leave group %s, to "
+                        "move it back to SQL's positions: %s",
+                        wait,
+                        group_id(settings),
+                        one_line(error),
+                    )
+                    said = True
                 await asyncio.sleep(1.0)
         return {f"{tp.topic}[{tp.partition}]": o for tp, o in moves.items()}
     finally:
