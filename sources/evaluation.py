@@ -15,6 +15,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from dealwatch.sources.announcements import Draft, read_announcement
 from dealwatch.sources.names import Resolver
 from dealwatch.sources.regulator_actions import decide_action
 
@@ -95,4 +96,55 @@ def evaluate_regulators(items: Iterable[dict[str, Any]], resolver: Resolver) -> 
     tally = Tally()
     for item in items:
         tally.add(grade_regulator_item(item, resolver))
+    return tally
+
+
+#: The fields that make an announcement's draft "fully prefilled", per kind.
+PREFILLED = {
+    "funding": ("company", "amount_usd", "investors"),
+    "licensing": ("company", "licensee"),
+    "acquisition": ("company", "acquirer"),
+}
+
+
+def grade_value(expected: Any, found: Any) -> str:
+    if found is None:
+        return "right" if expected is None else "review"
+    if isinstance(expected, int | float) and isinstance(found, int | float):
+        return "right" if abs(found - expected) <= 0.01 * expected else "wrong"
+    return "right" if found == expected else "wrong"
+
+
+def grade_announcement(item: dict[str, Any], resolver: Resolver) -> Graded:
+    """Kind (a deal found where there is none, or missed, is wrong), then each field the
+    expected record names; `prefilled` is right when every field a person would otherwise type
+    came out right."""
+    expected = item["expected"]
+    draft = read_announcement(item["title"], item.get("summary", ""), resolver, item.get("owner"))
+    kind = draft.kind if isinstance(draft, Draft) else None
+    grades = {"kind": "right" if kind == expected.get("kind") else "wrong"}
+    found: dict[str, Any] = {"kind": kind}
+    if isinstance(draft, Draft):
+        found |= {name: draft.value(name) for name in draft.fields} | {"unmatched": draft.unmatched}
+    if kind and kind == expected.get("kind"):
+        for name in PREFILLED[kind]:
+            if name == "investors":
+                grades[name] = _grade_investors(expected.get(name, []), found.get(name) or [])
+            else:
+                grades[name] = grade_value(expected.get(name), found.get(name))
+        whole = all(grades[name] == "right" for name in PREFILLED[kind])
+        grades["prefilled"] = "right" if whole else "partly"
+    return Graded(item["url"], grades, expected, found)
+
+
+def _grade_investors(expected: list[str], found: list[str]) -> str:
+    if not found and expected:
+        return "review"
+    return grade_parties(expected, found)
+
+
+def evaluate_announcements(items: Iterable[dict[str, Any]], resolver: Resolver) -> Tally:
+    tally = Tally()
+    for item in items:
+        tally.add(grade_announcement(item, resolver))
     return tally

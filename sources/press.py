@@ -1,26 +1,20 @@
-"""Regulators' and companies' press feeds (RSS 2.0 or Atom) into `probe` records, and into
-review candidates for licensing deals and acquihires, by documented word rules
-(docs/sources.md). The feed format is parsed by `feedparser`; the rules are ours."""
+"""Regulators' and companies' press feeds (RSS 2.0 or Atom) into `probe` records, and every
+item that announces a deal (funding, licensing, an acquisition) into a filled draft for a
+person, by documented rules (docs/sources.md). The feed format is parsed by `feedparser`."""
 
 from __future__ import annotations
 
 import datetime as dt
 import re
 from collections.abc import Iterator
+from html import unescape
 
 import feedparser
 
+from dealwatch.sources.announcements import Draft, deal_id, read_announcement
 from dealwatch.sources.names import Resolver
 from dealwatch.sources.outcomes import Emit, Malformed, Outcome, Review, Skip
 from dealwatch.sources.regulator_actions import decide_action
-
-#: Words that make an item a licensing / acquihire candidate (never a record by itself).
-DEAL_WORDS = re.compile(
-    r"\b(licensing agreement|licen[cs]es? (its )?(technology|models?)|non-exclusive licen[cs]e|"
-    r"acqui-?hire|hires? (the )?(co-?)?founders?|joins? .{0,40} (team|company)|"
-    r"acquires?|acquisition of)\b",
-    re.IGNORECASE,
-)
 
 
 def _published(entry) -> dt.date | None:
@@ -29,10 +23,16 @@ def _published(entry) -> dt.date | None:
 
 
 def parse_press_feed(
-    data: bytes, authority: str | None, resolver: Resolver, feed_url: str
+    data: bytes,
+    authority: str | None,
+    resolver: Resolver,
+    feed_url: str,
+    owner: str | None = None,
+    trust_auto: bool = False,
 ) -> Iterator[Outcome]:
-    """Every item of one feed. With `authority` (a regulator's feed) items become probes;
-    every feed's items may also become licensing/acquihire review candidates."""
+    """Every item of one feed. With `authority` (a regulator's feed) items become probes; any
+    item that announces a deal becomes a draft (`owner`: the newsroom's registry company;
+    `trust_auto`: complete, confident drafts are emitted without a person)."""
     feed = feedparser.parse(data)
     if feed.bozo and not feed.entries:
         yield Malformed(f"not an RSS or Atom feed: {feed.bozo_exception}", feed_url)
@@ -41,26 +41,43 @@ def parse_press_feed(
         link = entry.get("link") or feed_url
         guid = entry.get("id") or link
         title = entry.get("title", "")
-        summary = entry.get("summary", "")
-        text = f"{title}. {summary}"
+        summary = _plain(entry.get("summary", ""))
         day = _published(entry)
         if day is None:
             yield Malformed(f"item {guid!r} has no publication date", link)
             continue
-        named = resolver.mentioned(text)
+        named = resolver.mentioned(f"{title}. {summary}")
         context = {"title": title, "link": link, "named": named, "published": day.isoformat()}
         if authority:
             subject = resolver.subject(named)
             yield _probe(authority, guid, link, day, (title, summary), named, subject, context)
-        if DEAL_WORDS.search(text):
-            yield Review(
-                f"deal:{guid}",
-                "licensing",
-                "licensing or acquihire wording: a person decides the kind and the parties",
-                {"date": day.isoformat(), "reported": day.isoformat(), "source": link},
-                link,
-                context,
-            )
+        deal = read_announcement(title, summary, resolver, owner)
+        if isinstance(deal, Draft):
+            yield _deal(deal, guid, link, day, context, trust_auto)
+
+
+def _plain(html: str) -> str:
+    """A feed item's summary as text (feeds carry HTML)."""
+    return unescape(re.sub(r"<[^>]+>", " ", html))
+
+
+def _deal(draft: Draft, guid, link, day, context, trust_auto: bool) -> Outcome:
+    """A confident draft of a trusted source goes to the log; any other to a person, with the
+    evidence beside it. The id is the item's, so emitting and accepting give one record."""
+    key = f"deal:{guid}"
+    record = {
+        "id": deal_id(key),
+        **draft.record(),
+        "date": day.isoformat(),
+        "reported": day.isoformat(),
+        "source": link,
+    }
+    if trust_auto and draft.confident:
+        return Emit(record, link)
+    done = "complete" if draft.complete else "missing " + ", ".join(draft.missing)
+    unmatched = f"; {len(draft.unmatched)} name(s) not in the registry" if draft.unmatched else ""
+    reason = f"{draft.kind} draft, {done}{unmatched}"
+    return Review(key, draft.kind, reason, record, link, {**context, **draft.evidence()})
 
 
 def _probe(authority, guid, link, day, words, named, subject, context) -> Outcome:

@@ -98,6 +98,7 @@ def serve_fixtures(server: SourceServer) -> SourceServer:
     server.files["/ftc/press.rss"] = (fixtures / "ftc-press.rss").read_bytes()
     server.files["/cma/cases.atom"] = (fixtures / "cma-cases.atom").read_bytes()
     server.files["/warn/report.csv"] = (fixtures / "warn.csv").read_bytes()
+    server.files["/newsroom/feed.rss"] = (fixtures / "newsroom.rss").read_bytes()
     return server
 
 
@@ -116,6 +117,8 @@ def local_sources(url: str) -> dict:
              "every": "30m"},
             {"name": "ca-warn", "kind": "layoffs", "url": f"{url}/warn/report.csv", "every": "1d",
              "mapping": warn},
+            {"name": "amazon-news", "kind": "press", "url": f"{url}/newsroom/feed.rss",
+             "owner": "amazon", "every": "6h"},
         ],
     }  # fmt: skip
 

@@ -87,7 +87,8 @@ def test_sources_evaluate_prints_the_tally_as_a_user_runs_it(tmp_path: Path) -> 
     assert "action" in done.stdout and "parties" in done.stdout
     wrong = tmp_path / "wrong.jsonl"
     wrong.write_text(
-        '{"title": "FTC Launches Inquiry into X", "url": "https://example.org/x", '
+        '{"authority": "FTC", "title": "FTC Launches Inquiry into X", '
+        '"url": "https://example.org/x", '
         '"expected": {"action": "closed", "parties": []}}\n'
     )
     graded = _evaluate(wrong)

@@ -73,6 +73,8 @@ def world(kafka: Settings, server: SourceServer, tmp_path: Path, monkeypatch: py
              "url": f"{server.url}/ftc/press.rss", "every": "30m"},
             {"name": "cma", "kind": "press", "authority": "CMA",
              "url": f"{server.url}/cma/cases.atom", "every": "30m"},
+            {"name": "newsroom", "kind": "press", "owner": "amazon", "trust": "auto",
+             "url": f"{server.url}/newsroom/feed.rss", "every": "6h"},
             {"name": "ca-warn", "kind": "layoffs", "url": f"{server.url}/warn/report.csv",
              "every": "1d", "mapping": {"company": "Company", "date": "Notice Date",
                                         "headcount": "No. Of Employees",
@@ -222,22 +224,43 @@ def test_press_feeds_make_probes_and_review_candidates(world, server: SourceServ
     assert server.hits("/ftc/press.rss")[-1].get("If-None-Match")
 
 
-def test_review_accepts_a_licensing_deal_and_rejects_with_a_reason(world) -> None:
+def test_review_accepts_a_filled_licensing_draft_as_it_stands(world) -> None:
+    """The CMA's item names both parties: the draft arrives filled (company, licensee, with
+    their confidence and sentence), `review list` shows it, and `review accept KEY` needs no
+    --set. An edit that breaks the record is refused with ingest's reason."""
     settings, _ = world
     assert _cli("sources", "poll", "cma").exit_code == 0
     key = "deal:tag:www.gov.uk,2005:/cma-cases/microsoft-inflection-ai-inquiry"
-    incomplete = _cli("review", "accept", key, "--kind", "licensing", "--set", "company=inflection")
-    assert incomplete.exit_code == 1 and "licensee" in incomplete.output
-    accepted = _cli("review", "accept", key, "--kind", "licensing", "--set", "company=inflection",
-                    "--set", "licensee=microsoft", "--set", "fee_usd=650000000",
-                    "--set", "date=2024-03-19", "--by", "analyst")  # fmt: skip
+    queue = " ".join(_cli("review", "list").output.split())
+    assert "licensing draft, complete" in queue
+    assert "company=inflection (0.9)" in queue and "licensee=microsoft (0.9)" in queue
+    refused = _cli("review", "accept", key, "--set", "fee_usd=-5")
+    assert refused.exit_code == 1 and "fee_usd" in refused.output
+    accepted = _cli("review", "accept", key, "--by", "analyst")
     assert accepted.exit_code == 0, accepted.output
     record = next(e.record for e in _log(settings) if e.record.kind == "licensing")
-    assert (record.company, record.licensee, record.fee_usd) == ("inflection", "microsoft", 6.5e8)
-    assert "reviewed by analyst on 2024-11-05" in record.source
+    assert (record.company, record.licensee) == ("inflection", "microsoft")
+    assert record.id.startswith("deal-") and "reviewed by analyst on 2024-11-05" in record.source
     assert _cli("review", "accept", key).exit_code == 1  # decided already
     assert _cli("review", "list").output.count("deal:") == 0
     assert _cli("review", "list", "--state", "accepted").output.count("deal:") == 1
+
+
+def test_a_trusted_newsroom_emits_confident_drafts_and_queues_the_rest(world) -> None:
+    """`trust: auto`: the round that names every party goes to the log as it was read; the one
+    with an investor in no registry entry waits for a person; product news goes nowhere."""
+    settings, _ = world
+    polled = _cli("sources", "poll", "newsroom")
+    assert polled.exit_code == 0, polled.output
+    [record] = [e.record for e in _log(settings)]
+    assert (record.kind, record.company, record.amount_usd, record.investors) == (
+        "funding", "anthropic", 4e9, ["amazon"]
+    )
+    assert record.id.startswith("deal-") and record.source.startswith("https://www.aboutamazon")
+    queue = " ".join(_cli("review", "list").output.split())
+    assert "deal:amazon-unmatched" in queue and "1 name(s) not in the registry" in queue
+    assert "? Jane Street" in queue
+    assert "nova" not in queue.lower()
 
 
 def test_warn_csv_and_xlsx_become_layoffs_and_unknown_employers_wait(
@@ -313,17 +336,16 @@ def test_sources_run_polls_every_enabled_source_on_a_schedule(world) -> None:
                 polled = _rows(settings.database_url, asked)
             except Exception:  # the schema is being created
                 polled = []
-            if len(polled) == 5 and all(ok or error for _, ok, error in polled):
+            if len(polled) == 6 and all(ok or error for _, ok, error in polled):
                 break
             time.sleep(0.5)
     finally:
         os.killpg(process.pid, signal.SIGTERM)
         output = process.communicate(timeout=60)[0]
-    assert sorted(p[0] for p in polled) == ["ca-warn", "cma", "ftc", "sec-formd", "warn-xlsx"], (
-        output
-    )
+    every = ["ca-warn", "cma", "ftc", "newsroom", "sec-formd", "warn-xlsx"]
+    assert sorted(p[0] for p in polled) == every, output
     assert process.returncode == 0, output
     jobs = _rows(settings.database_url, "SELECT id FROM source_jobs ORDER BY id")
-    assert [j[0] for j in jobs] == ["ca-warn", "cma", "ftc", "sec-formd", "warn-xlsx"]
+    assert [j[0] for j in jobs] == every
     kinds = {e.record.kind for e in _log(settings)}
-    assert {"probe", "layoff"} <= kinds
+    assert {"probe", "layoff", "funding"} <= kinds

@@ -1,5 +1,6 @@
-"""`dealwatch sources evaluate CORPUS`: the source rules against a labelled corpus of real items,
-per field right / partly / review / wrong, and every wrong item shown with why."""
+"""`dealwatch sources evaluate CORPUS...`: the source rules against labelled corpora of real
+items (regulators' items: those with an `authority`; announcements: the rest), per field right /
+partly / review / wrong, and every wrong item shown with why."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from dealwatch.sources.evaluation import (
     GRADES,
     CorpusError,
     Tally,
+    evaluate_announcements,
     evaluate_regulators,
     read_corpus,
 )
@@ -27,26 +29,35 @@ errors = Console(stderr=True)
 
 
 def evaluate(
-    corpus: Annotated[Path, typer.Argument(help="JSON Lines: one labelled regulator item a line")],
+    corpora: Annotated[list[Path], typer.Argument(help="JSON Lines: one labelled item a line")],
     registry: Annotated[
         Path, typer.Option(help="Registry CSV the names are matched to (default: the shipped one)")
     ] = SEED_REGISTRY,
 ) -> None:
-    """Grade the regulator rules on a labelled corpus. Exit status 1 when any field is wrong."""
+    """Grade the rules on labelled corpora. Exit status 1 when any field is wrong."""
     try:
-        companies = [
-            parsed.record for parsed in read_registry(registry) if isinstance(parsed, Accepted)
+        rows = read_registry(registry)
+        companies = [parsed.record for parsed in rows if isinstance(parsed, Accepted)]
+        items = [
+            item
+            for corpus in corpora
+            for item in read_corpus(corpus.read_text(encoding="utf-8").splitlines(), str(corpus))
         ]
-        items = list(read_corpus(corpus.read_text(encoding="utf-8").splitlines(), str(corpus)))
     except OSError as error:
         errors.print(f"[red]error:[/] cannot read {error.filename}: {error.strerror}")
         raise typer.Exit(1) from error
     except CorpusError as error:
         errors.print(f"[red]error:[/] {escape(str(error))}")
         raise typer.Exit(1) from error
-    tally = evaluate_regulators(items, Resolver(companies))
-    print_tally(f"{corpus.name}: {tally.items} items", tally)
-    raise typer.Exit(1 if tally.wrong else 0)
+    resolver = Resolver(companies)
+    regulators = evaluate_regulators([i for i in items if "authority" in i], resolver)
+    announcements = evaluate_announcements([i for i in items if "authority" not in i], resolver)
+    wrong = False
+    for title, tally in (("regulators' items", regulators), ("announcements", announcements)):
+        if tally.items:
+            print_tally(f"{title}: {tally.items}", tally)
+            wrong = wrong or bool(tally.wrong)
+    raise typer.Exit(1 if wrong else 0)
 
 
 def print_tally(title: str, tally: Tally) -> None:

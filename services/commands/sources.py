@@ -179,13 +179,31 @@ def review_list(
     items = asyncio.run(
         _run_with_engine(lambda _s, e: list_items(e, None if state == "all" else state))
     )
-    table = Table("key", "source", "kind", "state", "reason", "title / names")
+    table = Table("key", "source", "kind", "state", "reason", "title / names", "draft")
     for item in items:
         context = json.loads(item.context)
         about = context.get("title") or context.get("issuer") or context.get("company") or ""
         table.add_row(escape(item.key), item.source, item.kind, item.state,
-                      escape(item.reason), escape(str(about)[:80]))  # fmt: skip
+                      escape(item.reason), escape(str(about)[:80]),
+                      escape(draft_lines(json.loads(item.draft), context)))  # fmt: skip
     console.print(table)
+
+
+def draft_lines(draft: dict, context: dict) -> str:
+    """The draft's fields, one a line, with the confidence the rules gave each (`~` marks a
+    guess), and the names no registry entry matched, with the nearest ones to check."""
+    sure = {name: found["confidence"] for name, found in context.get("fields", {}).items()}
+    shown = [k for k in draft if k not in {"id", "kind", "date", "reported", "source", "note"}]
+    lines = []
+    for name in shown:
+        value = draft[name]
+        if isinstance(value, float) and value >= 1e6:
+            value = f"${value / 1e9:,.2f}B" if value >= 1e9 else f"${value / 1e6:,.0f}M"
+        confidence = f" ({sure[name]:.1f})" if name in sure else ""
+        lines.append(f"{'~' if sure.get(name, 1) < 0.8 else ''}{name}={value}{confidence}")
+    for name, near in context.get("unmatched", {}).items():
+        lines.append(f"? {name}" + (f" (near: {', '.join(near)})" if near else ""))
+    return "\n".join(lines)
 
 
 @review_app.command("show")

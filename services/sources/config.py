@@ -37,6 +37,8 @@ class SourceConfig:
     timeout: float = 30.0  # seconds per request
     start: str | None = None  # sec_formd: the first day to read when there is no checkpoint
     failures_before_alert: int = 3
+    owner: str | None = None  # press: the registry company whose newsroom this is
+    trust: str = "review"  # press: "auto" emits complete, confident deal drafts directly
 
 
 @dataclass(frozen=True)
@@ -70,6 +72,8 @@ class _Entry(BaseModel):
     timeout: float = Field(30.0, gt=0)
     start: dt.date | None = None
     failures_before_alert: int = Field(3, ge=1)
+    owner: str | None = Field(None, pattern=r"^[a-z0-9][a-z0-9-]*$")
+    trust: Literal["review", "auto"] = "review"
 
     @field_validator("every")
     @classmethod

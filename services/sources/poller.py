@@ -98,7 +98,16 @@ async def _poll_document(settings, engine, source, client, resolver, state, repo
         report.not_modified += 1
         return
     if source.kind == "press":
-        outcomes = list(parse_press_feed(fetched.body, source.authority, resolver, source.url))
+        outcomes = list(
+            parse_press_feed(
+                fetched.body,
+                source.authority,
+                resolver,
+                source.url,
+                owner=source.owner,
+                trust_auto=source.trust == "auto",
+            )
+        )
     else:
         mapping = ColumnMapping.from_config(source.mapping)
         outcomes = list(
