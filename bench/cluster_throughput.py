@@ -19,16 +19,14 @@ from pathlib import Path
 
 from bench.run import (
     RESULTS,
-    Workers,
-    catch_up,
     fresh_database,
     log_env,
+    one_worker_catch_up,
     run_identity,
     save_result,
     say,
 )
 from dealwatch.services.config import Settings
-from dealwatch.services.db.schema import upgrade
 from dealwatch.services.ingest.pipeline import ingest_feed, ingest_registry
 from dealwatch.services.kafka import local as kafka_local
 from dealwatch.services.kafka.local import ensure_broker
@@ -43,13 +41,8 @@ def measure(name: str, settings: Settings, feed: Path, registry: Path, args, wor
     report = asyncio.run(ingest_feed([feed], settings))
     say(f"{name}: ingested {report.accepted} records at {report.rate:,.0f}/s")
     url = fresh_database(args.database, workdir, name)
-    upgrade(url)
-    env = {**log_env(settings, workdir), "DATABASE_URL": url}
-    workers = Workers(env, 1, workdir / f"{name}.log")
-    try:
-        rate = catch_up(url, workers, report.accepted)
-    finally:
-        workers.stop()
+    env = log_env(settings, workdir)
+    rate = one_worker_catch_up(env, url, report.accepted, workdir / f"{name}.log")
     say(f"{name}: one worker caught up at {rate:,.0f}/s")
     return {"ingest_per_s": round(report.rate), "catch_up_1w_per_s": round(rate)}
 

@@ -25,9 +25,9 @@ from bench.run import (
     DAY,
     RESULTS,
     Workers,
-    catch_up,
     fresh_database,
     log_env,
+    one_worker_catch_up,
     process_tree,
     run_identity,
     save_result,
@@ -38,7 +38,6 @@ from dealwatch.events.feed import Accepted
 from dealwatch.events.records import parse_record
 from dealwatch.services.config import Settings
 from dealwatch.services.db.engine import make_sync_engine
-from dealwatch.services.db.schema import upgrade
 from dealwatch.services.ingest.pipeline import Ingest
 
 
@@ -117,16 +116,11 @@ def main() -> None:
         ("dynamic", "off", args.dynamic_runs),
     ):
         url = fresh_database(args.database, workdir, mode)
-        upgrade(url)
         env = {**log_env(settings, workdir), "DATABASE_URL": url}
         env["DEALWATCH_GROUP"] = f"{settings.dealwatch_topic_prefix}{mode}"
         if worker_id:
             env["DEALWATCH_WORKER_ID"] = worker_id
-        first = Workers(env, 1, workdir / f"{mode}-first.log")
-        try:
-            rate = catch_up(url, first, report.accepted)
-        finally:
-            first.stop()
+        rate = one_worker_catch_up(env, url, report.accepted, workdir / f"{mode}-first.log")
         say(f"{mode}: backlog read at {rate:,.0f}/s; crashing the worker {runs} times")
         times = resume_times(settings, env, url, runs, workdir / f"{mode}.log")
         result[mode] = {

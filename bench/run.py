@@ -238,6 +238,17 @@ def catch_up(url: str, workers: Workers, count: int, timeout: float = 7200) -> f
         time.sleep(0.2)
 
 
+def one_worker_catch_up(env: dict, url: str, count: int, log: Path) -> float:
+    """Records/s of one `dealwatch worker` reading `count` events into the database at `url`
+    (migrated here), stopped afterwards whatever happens."""
+    upgrade(url)
+    workers = Workers({**env, "DATABASE_URL": url}, 1, log)
+    try:
+        return catch_up(url, workers, count)
+    finally:
+        workers.stop()
+
+
 def fresh_database(kind: str, workdir: Path, name: str) -> str:
     if kind == "sqlite":
         return f"sqlite:///{workdir / f'{name}.db'}"

@@ -344,20 +344,22 @@ def _match(draft: Draft, written: str, resolver: Resolver) -> str | None:
     return None
 
 
-def _licensing(draft: Draft, said: list[str], resolver: Resolver) -> None:
-    _company(draft, said, resolver)
+def _counterparty(draft: Draft, name: str, said: list[str], resolver: Resolver) -> None:
+    """The first incumbent named besides the company: the licensee, the acquirer. Sure when
+    it is the only one its sentence names."""
     company = draft.value("company")
     for sentence in said:
-        incumbents = [
-            s
-            for s in resolver.mentioned(sentence)
-            if resolver.roles.get(s) == "incumbent" and s != company
-        ]
+        named = resolver.mentioned(sentence)
+        incumbents = [s for s in named if s != company and resolver.roles.get(s) == "incumbent"]
         if incumbents:
-            draft.set(
-                "licensee", incumbents[0], SURE if len(incumbents) == 1 else INFERRED, sentence
-            )
-            break
+            sure = SURE if len(incumbents) == 1 else INFERRED
+            draft.set(name, incumbents[0], sure, sentence)
+            return
+
+
+def _licensing(draft: Draft, said: list[str], resolver: Resolver) -> None:
+    _company(draft, said, resolver)
+    _counterparty(draft, "licensee", said, resolver)
     for sentence in said:
         if not re.search(r"licen|fee|pay", sentence, re.I):
             continue
@@ -376,16 +378,7 @@ def _licensing(draft: Draft, said: list[str], resolver: Resolver) -> None:
 
 def _acquisition(draft: Draft, said: list[str], resolver: Resolver) -> None:
     _company(draft, said, resolver)
-    company = draft.value("company")
-    for sentence in said:
-        buyers = [
-            s
-            for s in resolver.mentioned(sentence)
-            if s != company and resolver.roles.get(s) == "incumbent"
-        ]
-        if buyers:
-            draft.set("acquirer", buyers[0], SURE if len(buyers) == 1 else INFERRED, sentence)
-            break
+    _counterparty(draft, "acquirer", said, resolver)
     for sentence in said:
         if amounts := [a for a in find_amounts(sentence) if a.usd]:
             draft.set("price_usd", amounts[0].usd, INFERRED, sentence)

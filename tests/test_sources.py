@@ -254,7 +254,10 @@ def test_a_trusted_newsroom_emits_confident_drafts_and_queues_the_rest(world) ->
     assert polled.exit_code == 0, polled.output
     [record] = [e.record for e in _log(settings)]
     assert (record.kind, record.company, record.amount_usd, record.investors) == (
-        "funding", "anthropic", 4e9, ["amazon"]
+        "funding",
+        "anthropic",
+        4e9,
+        ["amazon"],
     )
     assert record.id.startswith("deal-") and record.source.startswith("https://www.aboutamazon")
     queue = " ".join(_cli("review", "list").output.split())

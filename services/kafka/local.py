@@ -531,7 +531,37 @@ def _up_cluster(settings: Settings, count: int, timeout: float) -> BrokerStatus:
             )
         if waiting:
             time.sleep(0.5)
+    # a node answers before the controller has registered it: topics created in between
+    # would get fewer replicas than the cluster has nodes
+    bootstrap = cluster_bootstrap(settings, count)
+    while (seen := registered_brokers(bootstrap)) < count:
+        if time.monotonic() > deadline:
+            raise KafkaLocalError(
+                f"{seen} of {count} nodes registered with the controller within {timeout:.0f}s"
+            )
+        time.sleep(0.5)
     return status(settings)
+
+
+def registered_brokers(bootstrap: str, timeout: float = 5.0) -> int:
+    """How many brokers the cluster's metadata lists (0 when it does not answer)."""
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    async def ask() -> int:
+        logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
+        admin = AIOKafkaAdminClient(
+            bootstrap_servers=bootstrap, request_timeout_ms=int(timeout * 1000)
+        )
+        try:
+            await asyncio.wait_for(admin.start(), timeout)
+            cluster = await asyncio.wait_for(admin._client.fetch_all_metadata(), timeout)
+            return len(cluster.brokers())
+        except Exception:
+            return 0
+        finally:
+            await admin.close()
+
+    return asyncio.run(ask())
 
 
 def _raise_open_files_limit() -> None:

@@ -97,10 +97,7 @@ async def ensure_topics(settings: Settings) -> list[str]:
     admin = AIOKafkaAdminClient(**client_kwargs(settings))
     await admin.start()
     try:
-        specs = topic_specs(settings)
-        found = await topics_replicas(admin, [s.name for s in specs])
-        brokers = len(admin._client.cluster.brokers())
-        wanted = replication_factor(settings, brokers)
+        specs, found, brokers, wanted = await _replication_state(admin, settings)
         missing = [s for s in specs if not found[s.name]]
         if missing:
             response = await admin.create_topics([replicated(s, wanted) for s in missing])
@@ -122,10 +119,19 @@ async def replication_check(settings: Settings) -> list[str]:
     admin = AIOKafkaAdminClient(**client_kwargs(settings))
     await admin.start()
     try:
-        specs = topic_specs(settings)
-        found = await topics_replicas(admin, [s.name for s in specs])
-        brokers = len(admin._client.cluster.brokers())
+        specs, found, brokers, wanted = await _replication_state(admin, settings)
         present = [s for s in specs if found[s.name]]
-        return replication_warnings(present, found, replication_factor(settings, brokers), brokers)
+        return replication_warnings(present, found, wanted, brokers)
     finally:
         await admin.close()
+
+
+async def _replication_state(
+    admin: AIOKafkaAdminClient, settings: Settings
+) -> tuple[list[TopicSpec], dict[str, dict[int, int]], int, int]:
+    """The project's topics, each one's replicas per partition (empty: missing), the
+    cluster's brokers and the replicas wanted."""
+    specs = topic_specs(settings)
+    found = await topics_replicas(admin, [s.name for s in specs])
+    brokers = len(admin._client.cluster.brokers())
+    return specs, found, brokers, replication_factor(settings, brokers)
