@@ -13,6 +13,7 @@ from dealwatch.services.commands import (
     demo,
     ingest,
     kafka,
+    registry,
     replay,
     scheduler,
     show,
@@ -59,6 +60,7 @@ app.add_typer(audit.app)
 source_evaluation.register(sources.app)
 app.add_typer(sources.app)
 app.add_typer(sources.review_app)
+app.add_typer(registry.app)
 for module in (ingest, worker, scheduler, demo, replay, sql, show):
     module.register(app)
 

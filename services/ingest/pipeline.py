@@ -25,6 +25,7 @@ from aiokafka.errors import (
 from dealwatch.events.envelope import DealEvent
 from dealwatch.events.feed import Accepted, Rejected, read_feed, read_registry
 from dealwatch.events.records import Correction
+from dealwatch.events.registry import Company
 from dealwatch.events.serialization import canonical_json
 from dealwatch.services.config import Settings
 from dealwatch.services.ingest.digest_index import DigestIndex
@@ -267,16 +268,25 @@ async def ingest_registry(path: Path, settings: Settings) -> IngestReport:
             if isinstance(item, Rejected):
                 report.rejected.append((str(path), item))
                 continue
-            company = item.record
-            sends.append(
-                await producer.send(
-                    settings.topic(COMPANIES),
-                    value=canonical_json(company.model_dump(mode="json")),
-                    key=company.slug.encode(),
-                    headers=_headers(str(path), item.line),
-                )
-            )
+            sends.append(await _send_company(producer, settings, item.record, str(path), item.line))
             report.accepted += 1
         await asyncio.gather(*sends)
     report.seconds = time.perf_counter() - started
     return report
+
+
+async def put_company(company: Company, origin: str, settings: Settings) -> None:
+    """One registry entry to the `companies` topic, replacing the slug's previous one (an
+    alias added at the command line, say); acknowledged before this returns."""
+    await ensure_topics(settings)
+    async with log_producer(settings) as producer:
+        await (await _send_company(producer, settings, company, origin, 1))
+
+
+async def _send_company(producer, settings: Settings, company: Company, origin: str, line: int):
+    return await producer.send(
+        settings.topic(COMPANIES),
+        value=canonical_json(company.model_dump(mode="json")),
+        key=company.slug.encode(),
+        headers=_headers(origin, line),
+    )
