@@ -27,7 +27,11 @@ _RULES: tuple[tuple[str, str], ...] = (
         r"\b(clears?|cleared|approves?|approved|unconditional(ly)?|accepts? (commitments|"
         r"undertakings)|does not qualify for (review|investigation)|"
         r"not (a|to be a) relevant merger situation|no (competition|antitrust) concerns|"
-        r"not (to )?refer(red)? .{0,40}phase 2|will not (be )?refer)\b",
+        r"not (to )?refer(red)? .{0,40}phase 2|will not (be )?refer|green light|"
+        r"grants? (its )?(consent|approval)|does not (include|constitute|amount to) .{0,40}"
+        r"(acquisition|merger|concentration|deal)|will not be subject to .{0,40}"
+        r"(investigation|review)|(not|no longer) (to )?(open|launch|pursue) .{0,20}"
+        r"(investigation|inquiry|probe))\b",
     ),
     (
         "closed",
@@ -44,7 +48,8 @@ _RULES: tuple[tuple[str, str], ...] = (
     (
         "opened",
         r"\b(inquiry|investigation|investigates|investigating|probes?|orders? issued|"
-        r"issues? orders|6\(b\) orders?|invit(es|ation) (to comment|comments?|views)|"
+        r"issue[sd]? (special |6\(b\) )?orders|6\(b\) orders?|(examin|check|review)ing whether|"
+        r"invit(es|ation) (to comment|comments?|views)|"
         r"invites? (interested parties )?to comment|seeks? (comments|views|information)|"
         r"calls? for (contributions|information|views|evidence|comments)|"
         r"referral (request )?accepted|accepts? .{0,40}referral|to assess|"
@@ -59,6 +64,14 @@ ENDINGS = frozenset({"blocked", "cleared", "closed"})
 PAPERS = re.compile(
     r"\b(report|paper|policy brief|research|findings|statement|remarks|speech|blog|"
     r"guidance|principles|update on|publishes)\b",
+    re.IGNORECASE,
+)
+
+
+#: Steps inside a case already open: a consultation on remedies or on a party's submission.
+STEPS = re.compile(
+    r"\bconsult(s|ation|ing)?\b.{0,60}\b(submission|remed\w*|undertakings?|commitments?|"
+    r"change of circumstances)",
     re.IGNORECASE,
 )
 
@@ -88,6 +101,8 @@ def decide_action(title: str, summary: str) -> Verdict:
     if found is None:
         return Verdict(None, "the action is unclear")
     action, words = found
+    if action == "opened" and STEPS.search(title):
+        return Verdict(None, f"a consultation on a step of a case ({words!r}) opens nothing")
     if action == "opened" and PAPERS.search(title):
         return Verdict(None, f"a report or statement ({words!r}) opens nothing by itself")
     where = "title" if found is in_title else "summary"
