@@ -27,10 +27,11 @@ from dealwatch.services.config import Settings, get_settings
 from dealwatch.services.db.engine import make_async_engine, session_factory, sync_url
 from dealwatch.services.db.log_mirror import dialect_insert
 from dealwatch.services.db.models import Alert
+from dealwatch.services.logs import one_line
 from dealwatch.services.projection.digest import digest_from_tables
 from dealwatch.services.projection.projector import ProjectionOutcome, load_registry, run_projection
 from dealwatch.services.worker.catchup import LogEnds, lag
-from dealwatch.services.worker.waiting import DATABASE_ABSENT, keep_trying, one_line
+from dealwatch.services.worker.waiting import DATABASE_ABSENT, keep_trying
 
 log = logging.getLogger("dealwatch.scheduler")
 MISFIRE_GRACE = 6 * 3600

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 import os
 import resource
 import shutil
@@ -22,12 +21,17 @@ import socket
 import subprocess
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, TypeVar
 
 from aiokafka import TopicPartition
 
 from dealwatch.services.config import Settings
+from dealwatch.services.logs import quiet
+
+T = TypeVar("T")
 
 ASSETS = Path(__file__).resolve().parent
 
@@ -182,25 +186,37 @@ def _port_open(host: str, port: int) -> bool:
         return sock.connect_ex((host, port)) == 0
 
 
-def answering(bootstrap: str, timeout: float = 5.0) -> bool:
-    """A Kafka broker answers a metadata request at `bootstrap`."""
+def _ask_cluster(
+    bootstrap: str, timeout: float, ask: Callable[[Any], Awaitable[T]], failed: T
+) -> T:
+    """`ask(admin)` of the cluster at `bootstrap`, or `failed` when it does not answer in
+    `timeout` seconds; aiokafka's own lines about the refusal are held back (it is the answer)."""
     from aiokafka.admin import AIOKafkaAdminClient
 
-    async def probe() -> bool:
-        logging.getLogger("aiokafka").setLevel(logging.CRITICAL)  # a refusal is the answer
+    async def run() -> T:
         admin = AIOKafkaAdminClient(
             bootstrap_servers=bootstrap, request_timeout_ms=int(timeout * 1000)
         )
         try:
             await asyncio.wait_for(admin.start(), timeout)
-            await asyncio.wait_for(admin.list_topics(), timeout)
-            return True
+            return await asyncio.wait_for(ask(admin), timeout)
         except Exception:
-            return False
+            return failed
         finally:
             await admin.close()
 
-    return asyncio.run(probe())
+    with quiet("aiokafka"):
+        return asyncio.run(run())
+
+
+def answering(bootstrap: str, timeout: float = 5.0) -> bool:
+    """A Kafka broker answers a metadata request at `bootstrap`."""
+
+    async def listed(admin) -> bool:
+        await admin.list_topics()
+        return True
+
+    return _ask_cluster(bootstrap, timeout, listed, False)
 
 
 def _pid(paths: _Paths) -> int | None:
@@ -339,31 +355,21 @@ def _cluster_status(settings: Settings, count: int) -> BrokerStatus:
 
 def leadership(bootstrap: str, timeout: float = 5.0) -> dict[int, tuple[str, ...]]:
     """Node id -> `topic[p, q]` for the partitions it leads, internal topics left out."""
-    from aiokafka.admin import AIOKafkaAdminClient
 
-    async def ask() -> dict[int, tuple[str, ...]]:
-        admin = AIOKafkaAdminClient(
-            bootstrap_servers=bootstrap, request_timeout_ms=int(timeout * 1000)
-        )
-        try:
-            await asyncio.wait_for(admin.start(), timeout)
-            cluster = await asyncio.wait_for(admin._client.fetch_all_metadata(), timeout)
-        except Exception:
-            return {}
-        finally:
-            await admin.close()
-        led: dict[int, dict[str, list[int]]] = {}
+    async def led(admin) -> dict[int, tuple[str, ...]]:
+        cluster = await admin._client.fetch_all_metadata()
+        leads: dict[int, dict[str, list[int]]] = {}
         for topic in sorted(cluster.topics(exclude_internal_topics=True)):
             for partition in sorted(cluster.partitions_for_topic(topic) or ()):
                 leader = cluster.leader_for_partition(TopicPartition(topic, partition))
                 if leader is not None and leader >= 0:
-                    led.setdefault(leader, {}).setdefault(topic, []).append(partition)
+                    leads.setdefault(leader, {}).setdefault(topic, []).append(partition)
         return {
             node: tuple(f"{t}[{', '.join(map(str, ps))}]" for t, ps in topics.items())
-            for node, topics in led.items()
+            for node, topics in leads.items()
         }
 
-    return asyncio.run(ask())
+    return _ask_cluster(bootstrap, timeout, led, {})
 
 
 def _write_config(settings: Settings, paths: _Paths, node: int = 1, count: int = 1) -> None:
@@ -545,23 +551,11 @@ def _up_cluster(settings: Settings, count: int, timeout: float) -> BrokerStatus:
 
 def registered_brokers(bootstrap: str, timeout: float = 5.0) -> int:
     """How many brokers the cluster's metadata lists (0 when it does not answer)."""
-    from aiokafka.admin import AIOKafkaAdminClient
 
-    async def ask() -> int:
-        logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
-        admin = AIOKafkaAdminClient(
-            bootstrap_servers=bootstrap, request_timeout_ms=int(timeout * 1000)
-        )
-        try:
-            await asyncio.wait_for(admin.start(), timeout)
-            cluster = await asyncio.wait_for(admin._client.fetch_all_metadata(), timeout)
-            return len(cluster.brokers())
-        except Exception:
-            return 0
-        finally:
-            await admin.close()
+    async def counted(admin) -> int:
+        return len((await admin._client.fetch_all_metadata()).brokers())
 
-    return asyncio.run(ask())
+    return _ask_cluster(bootstrap, timeout, counted, 0)
 
 
 def _raise_open_files_limit() -> None:

@@ -35,6 +35,7 @@ from dealwatch.services.db.log_mirror import (
     write_registry,
 )
 from dealwatch.services.kafka.topics import COMPANIES, DEAL_EVENTS
+from dealwatch.services.logs import one_line
 from dealwatch.services.projection.batch import fold_batch, prepare_batch
 from dealwatch.services.projection.projector import Projector
 from dealwatch.services.projection.records import Prepared, merge_prepared
@@ -44,7 +45,7 @@ from dealwatch.services.worker.catchup import LogEnds, lag
 from dealwatch.services.worker.faust_consumer import use_batch_drain
 from dealwatch.services.worker.group_commit import GroupCommit
 from dealwatch.services.worker.identity import worker_instance_id
-from dealwatch.services.worker.waiting import DATABASE_ABSENT, keep_trying, one_line
+from dealwatch.services.worker.waiting import DATABASE_ABSENT, keep_trying
 
 log = logging.getLogger("dealwatch.worker")
 

@@ -22,8 +22,8 @@ from dealwatch.services.config import Settings
 from dealwatch.services.db.engine import session_factory
 from dealwatch.services.db.models import StreamPosition
 from dealwatch.services.kafka.clients import client_kwargs
+from dealwatch.services.logs import one_line, quiet
 from dealwatch.services.worker.catchup import end_offsets
-from dealwatch.services.worker.waiting import one_line, quiet
 
 log = logging.getLogger("dealwatch.offsets")
 

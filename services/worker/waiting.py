@@ -4,14 +4,14 @@ retry with exponential backoff, one line per attempt, and a clear error at the d
 from __future__ import annotations
 
 import asyncio
-import logging
 import time
-from collections.abc import Awaitable, Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 from aiokafka.errors import KafkaConnectionError, KafkaTimeoutError
 from sqlalchemy.exc import InterfaceError, OperationalError
+
+from dealwatch.services.logs import one_line, quiet
 
 T = TypeVar("T")
 
@@ -92,19 +92,3 @@ async def keep_trying(
             return await attempt()
         except absent as error:
             await asyncio.sleep(backoff.refused(error))
-
-
-@contextmanager
-def quiet(name: str) -> Iterator[None]:
-    logger = logging.getLogger(name)
-    before = logger.level
-    logger.setLevel(logging.CRITICAL)
-    try:
-        yield
-    finally:
-        logger.setLevel(before)
-
-
-def one_line(error: BaseException) -> str:
-    text = " ".join(str(error).split()) or error.__class__.__name__
-    return text if len(text) <= 200 else text[:197] + "..."
