@@ -99,6 +99,8 @@ def serve_fixtures(server: SourceServer) -> SourceServer:
     server.files["/cma/cases.atom"] = (fixtures / "cma-cases.atom").read_bytes()
     server.files["/warn/report.csv"] = (fixtures / "warn.csv").read_bytes()
     server.files["/newsroom/feed.rss"] = (fixtures / "newsroom.rss").read_bytes()
+    server.files["/pylon/news.rss"] = (fixtures / "pylon-news.rss").read_bytes()
+    server.files["/nvidia/news.rss"] = (fixtures / "nvidia-news.rss").read_bytes()
     return server
 
 

@@ -106,7 +106,8 @@ def _print_report(report) -> None:
     console.print(
         f"{report.source}: fetched {report.fetched} ({report.not_modified} not modified), "
         f"emitted {report.emitted}, already in the log {report.duplicates}, "
-        f"queued for review {report.queued}, skipped {report.skipped}"
+        f"queued for review {report.queued}, skipped {report.skipped}, "
+        f"joined a pending item {report.joined}"
     )
     for problem in report.problems:
         errors.print(f"[yellow]problem:[/] {escape(problem)}")

@@ -4,9 +4,12 @@ queue of items a machine cannot be sure about."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 from sqlalchemy import Column, DateTime, Index, Text
 from sqlmodel import Field, SQLModel
+
+from dealwatch.sources.outcomes import Review
 
 
 def _utc() -> Column:
@@ -47,3 +50,18 @@ class ReviewItem(SQLModel, table=True):
     decided_by: str | None = None
     decided_at: dt.datetime | None = Field(default=None, sa_column=_utc())
     decision: str | None = Field(default=None, sa_column=Column(Text))  # record id, or why
+
+
+def review_row(review: Review, source: str, state: str = "pending") -> dict:
+    """A review item's row as queued (`state` "joined" for a sighting merged into another)."""
+    return {
+        "key": review.key,
+        "source": source,
+        "kind": review.kind,
+        "reason": review.reason,
+        "draft": json.dumps(review.draft, sort_keys=True),
+        "context": json.dumps(review.context, sort_keys=True),
+        "origin": review.origin,
+        "state": state,
+        "queued_at": dt.datetime.now(dt.UTC),
+    }

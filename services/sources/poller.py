@@ -30,11 +30,13 @@ from dealwatch.services.ingest.pipeline import ingest_items
 from dealwatch.services.kafka.log_reader import read_registry
 from dealwatch.services.sources.config import SourceConfig
 from dealwatch.services.sources.http import FetchError, PoliteClient
-from dealwatch.services.sources.models import ReviewItem, SourceState
+from dealwatch.services.sources.models import ReviewItem, SourceState, review_row
+from dealwatch.services.sources.sightings import deals_seen, is_deal, join_pending
 from dealwatch.sources.formd import Filing, funding_from_form_d, parse_form_index
 from dealwatch.sources.names import Resolver
 from dealwatch.sources.outcomes import Emit, Malformed, Outcome, Review, Skip
 from dealwatch.sources.press import parse_press_feed
+from dealwatch.sources.sightings import JoinPending, Known, place
 from dealwatch.sources.tabular import ColumnMapping, parse_layoffs
 
 
@@ -51,6 +53,7 @@ class PollReport:
     duplicates: int = 0
     queued: int = 0
     skipped: int = 0
+    joined: int = 0  # sightings that joined a pending item (docs/sources.md)
     problems: list[str] = field(default_factory=list)  # malformed items and rejected records
 
 
@@ -180,22 +183,59 @@ async def _deliver(
     settings: Settings, engine: AsyncEngine, source: str, outcomes: Iterable[Outcome], report
 ) -> None:
     items: list[tuple[str, Accepted | Rejected]] = []
-    reviews: list[Review] = []
+    this_poll: list[Known] = []  # records emitted by this poll, not yet projected
     for number, outcome in enumerate(outcomes, start=1):
-        if isinstance(outcome, Emit):
-            items.append((outcome.origin, _validated(number, outcome.record)))
-        elif isinstance(outcome, Review):
-            reviews.append(outcome)
-        elif isinstance(outcome, Skip):
+        placed = await _placed(engine, source, outcome, this_poll, report)
+        if isinstance(placed, Emit):
+            items.append((placed.origin, _validated(number, placed.record)))
+        elif isinstance(placed, Review):  # queued at once: a later sighting may join it
+            report.queued += await queue_reviews(engine, source, [placed])
+        elif isinstance(placed, Skip):
             report.skipped += 1
-        else:
-            report.problems.append(f"{outcome.origin}: {outcome.reason}")
+        elif isinstance(placed, Malformed):
+            report.problems.append(f"{placed.origin}: {placed.reason}")
     if items:
         ingested = await ingest_items(items, settings)
         report.emitted += ingested.accepted
         report.duplicates += ingested.duplicates
         report.problems.extend(f"{o}: {r.reason}" for o, r in ingested.rejected)
-    report.queued += await queue_reviews(engine, source, reviews)
+
+
+async def _placed(
+    engine: AsyncEngine, source: str, outcome: Outcome, this_poll: list[Known], report
+) -> Outcome | None:
+    """A deal sighting joins what it matches (sources/sightings.py): a logged record, a pending
+    item, or a record emitted earlier in this poll. None: it joined a pending item."""
+    record = _deal_of(outcome)
+    if record is None:
+        return outcome
+    if isinstance(outcome, Review) and await _queued_before(engine, outcome.key):
+        return outcome  # placed when first seen; queueing it again does nothing
+    where = place(outcome, [*await deals_seen(engine, record), *this_poll])
+    if isinstance(where, JoinPending):
+        assert isinstance(outcome, Review)
+        if await join_pending(engine, where, outcome, source):
+            report.joined += 1
+            return None
+        where = outcome  # the item was decided meanwhile: this one waits on its own
+    if isinstance(where, Emit) and is_deal(where.record):
+        this_poll.append(Known(where.record))
+    return where
+
+
+def _deal_of(outcome: Outcome) -> dict | None:
+    if isinstance(outcome, Emit):
+        record = outcome.record
+    elif isinstance(outcome, Review):
+        record = {**outcome.draft, "kind": outcome.draft.get("kind", outcome.kind)}
+    else:
+        return None
+    return record if is_deal(record) else None
+
+
+async def _queued_before(engine: AsyncEngine, key: str) -> bool:
+    async with session_factory(engine)() as session:
+        return await session.get(ReviewItem, key) is not None
 
 
 def _validated(number: int, record: dict) -> Accepted | Rejected:
@@ -211,21 +251,7 @@ async def queue_reviews(engine: AsyncEngine, source: str, reviews: list[Review])
     are new."""
     if not reviews:
         return 0
-    now = dt.datetime.now(dt.UTC)
-    rows = [
-        {
-            "key": r.key,
-            "source": source,
-            "kind": r.kind,
-            "reason": r.reason,
-            "draft": json.dumps(r.draft, sort_keys=True),
-            "context": json.dumps(r.context, sort_keys=True),
-            "origin": r.origin,
-            "state": "pending",
-            "queued_at": now,
-        }
-        for r in {r.key: r for r in reviews}.values()
-    ]
+    rows = [review_row(r, source) for r in {r.key: r for r in reviews}.values()]
     async with session_factory(engine)() as session, session.begin():
         result = await session.execute(
             dialect_insert(session, ReviewItem)

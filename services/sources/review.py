@@ -20,6 +20,8 @@ from dealwatch.services.config import Settings
 from dealwatch.services.db.engine import session_factory
 from dealwatch.services.ingest.pipeline import ingest_items
 from dealwatch.services.sources.models import ReviewItem
+from dealwatch.services.sources.sightings import deals_seen
+from dealwatch.sources.sightings import join_correction, match
 
 
 class ReviewError(Exception):
@@ -47,14 +49,18 @@ def record_of(item: ReviewItem, edits: dict[str, Any], reviewer: str, day: dt.da
     record = {**json.loads(item.draft), **edits}
     record.setdefault("kind", item.kind)
     record.setdefault("id", f"review-{hashlib.sha256(item.key.encode()).hexdigest()[:16]}")
-    record["source"] = f"{item.origin} (reviewed by {reviewer} on {day.isoformat()})"
+    cited = record.get("source") or item.origin  # a joined item cites every sighting
+    record["source"] = f"{cited} (reviewed by {reviewer} on {day.isoformat()})"
     return record
 
 
 async def accept(
     settings: Settings, engine: AsyncEngine, key: str, edits: dict[str, Any], reviewer: str
 ) -> str:
-    """Emit the item's record; returns its id. Invalid edits are refused with the reason."""
+    """Emit the item's record; returns its id. Invalid edits are refused with the reason. An
+    item whose deal reached the log meanwhile (a Form D, a trusted post) joins that record: the
+    id returned is the correction's that adds what the item tells, or the record's when it
+    tells nothing new."""
     item = await get_item(engine, key)
     if item.state != "pending":
         raise ReviewError(f"{key} was already {item.state} ({item.decision})")
@@ -66,6 +72,13 @@ async def accept(
             f"the record is not valid yet: {error}; give it with --set FIELD=VALUE "
             f"(draft: {canonical_json(record).decode()})"
         ) from error
+    logged = [k for k in await deals_seen(engine, record) if k.in_log]
+    if (found := match(record, logged)) is not None:
+        correction = join_correction(found.record, record)
+        if correction is None:
+            await _decide(engine, key, "accepted", reviewer, found.record["id"])
+            return found.record["id"]
+        record, parsed = correction, parse_record(correction)
     report = await ingest_items(
         [(item.origin, Accepted(1, parsed, canonical_json(record).decode()))], settings
     )
