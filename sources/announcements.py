@@ -51,6 +51,14 @@ _KINDS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
         ),
     )
 )
+#: A deal not yet made: talks, plans, a search for money, a sale explored (the title or the lead
+#: says so). No draft: the deal, when made, is announced again.
+_NOT_YET = re.compile(
+    r"\b(in (advanced )?(talks|discussions)|talks to|closes? in on|close to (securing|raising|"
+    r"finali[sz]ing|a deal)|seeks? (to raise|new funding|funding|[$€£]|US\$)|"
+    r"plans? to raise|looking to raise|explores? (a )?(sale|options)|eyes)\b",
+    re.IGNORECASE,
+)
 _CUMULATIVE = re.compile(
     r"\b(total (investment|funding|raised)|bring(s|ing)? (its|their|the) total|to date|"
     r"in total|so far|cumulative|since \d{4})\b",
@@ -65,13 +73,15 @@ _ROUND = re.compile(r"\b(series [a-h]\d?|seed|pre-seed)\b", re.IGNORECASE)
 _NAMES = r"(?P<names>[^.;:]+?)"
 _NAMES_END = (
     r"(?=,? (?:with participation|alongside|and (?:other|existing|new) investors|as well as|"
-    r"which drew|bringing|giving|to "
+    r"which drew|bringing|giving|that (?:values|valued)|valuing|to "
     r"(?:build|fund|accelerate|expand|support))|[.;:]|$)"
 )
 _INVESTORS: tuple[re.Pattern[str], ...] = tuple(
     re.compile(pattern, re.IGNORECASE)
     for pattern in (
-        rf"\bled by {_NAMES}{_NAMES_END}",
+        rf"\b(?:led|spearheaded|headed) by {_NAMES}{_NAMES_END}",
+        rf"\binvestors?: {_NAMES}{_NAMES_END}",
+        r"(?-i:(?P<names>\b[A-Z][\w&.']*(?: [A-Z][\w&.']*){0,2}))-led\b",  # "a SoftBank-led round"
         rf"\b(?:with participation from|participation from|joined by|alongside|backed by|"
         rf"investors (?:include|including)|participants include|from investors including|"
         rf"from investors|(?:additional )?support from|other backers include|"
@@ -190,6 +200,8 @@ def read_announcement(
     """The deal an item announces, or why it announces none. `owner`: the registry company
     whose newsroom this is ("we have raised" is about it)."""
     said = sentences(title, text)
+    if _NOT_YET.search(said[0]) or (len(said) > 1 and _NOT_YET.search(said[1])):
+        return NotADeal("talks or plans, not a deal made")
     kind = _kind(said)
     if kind is None:
         return NotADeal("no funding, licensing or acquisition wording")

@@ -5,8 +5,11 @@ The words that open a case also appear when it ends ("closes its inquiry", "does
 for investigation", "following its invitation to comment"), so the endings are tried first, and
 a false `opened` (which reaches Slack) is avoided even at the cost of a review item:
 - the title decides first, the summary second; the first rule that matches wins;
-- a title that reads only as an opening yields to a summary that ends the case (a title such as
-  "Microsoft / Inflection inquiry" over a summary saying the CMA cleared it);
+- a title that reads only as an opening yields to a summary that names another step (a title
+  such as "Microsoft / Inflection inquiry" over a summary saying the CMA cleared it; "EU to
+  probe ..." over "opened an in-depth investigation");
+- words set in the past as background ("after ... had raised concerns in an in-depth
+  investigation", "following its invitation to comment") are not the item's act;
 - a report, paper or statement opens nothing by itself: an item whose title is one, and whose
   words read only as an opening, goes to review.
 """
@@ -20,7 +23,8 @@ _RULES: tuple[tuple[str, str], ...] = (
     (
         "blocked",
         r"\b(blocks?|blocked|prohibit(s|ed|ion)?|sues? to block|seeks? to block|"
-        r"challenges? .{0,60}(acquisition|merger|deal))\b",
+        r"challenges? .{0,60}(acquisition|merger|deal)|order(s|ed)?\b.{0,40}\bto (sell|divest)|"
+        r"sell .{0,40}to an approved buyer|divest(ment|iture) order)\b",
     ),
     (
         "cleared",
@@ -35,15 +39,19 @@ _RULES: tuple[tuple[str, str], ...] = (
     ),
     (
         "closed",
-        r"\b((clos(es|ed|ing)|ends?|ended|drops?|dropped|conclud(es|ed)|terminat(es|ed)) "
+        r"\b((clos(es|ed|ing)|ends?|ended|drops?|dropped|conclud(es|ed)|terminat(es|ed)|"
+        r"cancel(s|led)?|discontinu(es|ed)) "
         r"(its |the |an |a |this )?(\w+ ){0,3}(case|inquiry|investigation|probe|study|review)|"
         r"no further action|final report|(case|investigation|inquiry) (is |was |has been )?"
-        r"closed)\b",
+        r"closed|(investigation|inquiry|review) will (be )?discontinue)\b",
     ),
     (
         "expanded",
         r"\b(phase (2|two|ii)|in-depth|statement of objections|second request|"
-        r"refer(s|red)? .{0,60}(in-depth|phase 2)|expands? (its )?(investigation|inquiry|probe))\b",
+        r"refer(s|red)? .{0,60}(in-depth|phase 2)|expands? (its )?(investigation|inquiry|probe)|"
+        r"deeper (probe|investigation|look)|deepens? .{0,20}(probe|investigation)|"
+        r"growing (\w+ )?investigation|ramp(s|ed)? up|escalat(es|ed|ing) (its )?(\w+ )?"
+        r"(probe|investigation|inquiry))\b",
     ),
     (
         "opened",
@@ -51,6 +59,7 @@ _RULES: tuple[tuple[str, str], ...] = (
         r"issue[sd]? (special |6\(b\) )?orders|6\(b\) orders?|(examin|check|review)ing whether|"
         r"invit(es|ation) (to comment|comments?|views)|"
         r"invites? (interested parties )?to comment|seeks? (comments|views|information)|"
+        r"(asks?|asked|requests?|requested) .{0,40}\b(details|information)|"
         r"calls? for (contributions|information|views|evidence|comments)|"
         r"referral (request )?accepted|accepts? .{0,40}referral|to assess|"
         r"opens?|opened|launch(es|ed)? .{0,40}(inquiry|investigation|probe|study|review))\b",
@@ -62,7 +71,7 @@ ACTIONS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
 ENDINGS = frozenset({"blocked", "cleared", "closed"})
 #: Titles of items that report or comment rather than act.
 PAPERS = re.compile(
-    r"\b(report|paper|policy brief|research|findings|statement|remarks|speech|blog|"
+    r"\b(report(?! says)|paper|policy brief|research|findings|statement|remarks|speech|blog|"
     r"guidance|principles|update on|publishes)\b",
     re.IGNORECASE,
 )
@@ -84,10 +93,16 @@ class Verdict:
     because: str
 
 
+#: Words that set what follows in the past, as background ("after the bloc had raised concerns
+#: in an in-depth investigation", "following its invitation to comment"): not this item's act.
+BACKGROUND = re.compile(r"\b(after|following|since)\b[^.;]{0,80}$", re.IGNORECASE)
+
+
 def _first_rule(text: str) -> tuple[str, str] | None:
     for action, words in ACTIONS:
-        if found := words.search(text):
-            return action, found.group(0)
+        for found in words.finditer(text):
+            if not BACKGROUND.search(text[: found.start()]):
+                return action, found.group(0)
     return None
 
 
@@ -95,8 +110,8 @@ def decide_action(title: str, summary: str) -> Verdict:
     """The action of one regulator's item, from its title first and its summary second."""
     in_title = _first_rule(title)
     in_summary = _first_rule(summary)
-    if in_title and in_title[0] == "opened" and in_summary and in_summary[0] in ENDINGS:
-        in_title = None  # an opening's words in the title, the case's end in the summary
+    if in_title and in_title[0] == "opened" and in_summary and in_summary[0] != "opened":
+        in_title = None  # "probe" in the title; the summary tells the step: in-depth, cleared
     found = in_title or in_summary
     if found is None:
         return Verdict(None, "the action is unclear")
