@@ -71,7 +71,11 @@ def test_the_corpus_has_no_wrong_action_and_finds_every_party(resolver: Resolver
         ("FTC asks Amazon for details on a deal", "", "opened"),
         ("A company faces an antitrust probe, report says", "", "opened"),
         # background set in the past is not the item's act
-        ("Amazon misses EU deadline", "after the bloc had raised concerns in an in-depth look", None),
+        (
+            "Amazon misses EU deadline",
+            "after the bloc had raised concerns in an in-depth look",
+            None,
+        ),
     ],
 )
 def test_actions_in_the_spec_order(title: str, summary: str, action: str | None) -> None:

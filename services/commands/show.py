@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import re
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -11,9 +10,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from dealwatch.services import read_models
 from dealwatch.services.config import get_settings
-from dealwatch.services.db.engine import backend
-from dealwatch.services.db.readonly import QueryResult, ReadOnlyQueryError, run_readonly
+from dealwatch.services.db.readonly import QueryResult, ReadOnlyQueryError
 
 app = typer.Typer(name="show", help="The projections, for people.", no_args_is_help=True)
 console = Console()
@@ -28,54 +27,42 @@ AsOf = Annotated[
 
 def query(statement: str, **params: Any) -> QueryResult:
     """Run a read-only query with `:name` parameters on either database."""
-    url = get_settings().database_url
-    if backend(url) == "postgresql":
-        statement = re.sub(r":(\w+)", r"%(\1)s", statement)
     try:
-        return run_readonly(url, statement, params)
+        return read_models.query(get_settings().database_url, statement, **params)
     except ReadOnlyQueryError as error:
         errors.print(f"[red]error:[/] {error}")
         raise typer.Exit(1) from error
 
 
-def _billions(value: float | None) -> str:
-    return "-" if value is None else f"${value / 1e9:,.2f}B"
+def _read(view, *args):
+    """A read model (services/read_models.py), with the CLI's error handling."""
+    try:
+        return view(get_settings().database_url, *args)
+    except ReadOnlyQueryError as error:
+        errors.print(f"[red]error:[/] {error}")
+        raise typer.Exit(1) from error
 
 
-def _money(value: float | None) -> str:
-    if value is None:
-        return "-"
-    return f"${value / 1e6:,.1f}M" if abs(value) < 1e9 else _billions(value)
+_billions, _money = read_models.billions, read_models.money
 
 
 def print_consolidation(as_of: dt.date | None, plot: Path | None) -> None:
     """The index, hhi and absorptions at one day, with the breakdown by incumbent."""
-    day = (as_of or dt.date.max).isoformat()
-    rows = query(
-        "SELECT as_of, window_days, idx, hhi, incumbent_capital_usd, total_capital_usd, "
-        "absorptions FROM consolidation WHERE as_of <= :day "
-        "ORDER BY as_of DESC LIMIT 1",
-        day=day,
-    ).rows
-    if not rows:
+    found = _read(read_models.index_at, as_of)
+    if found is None:
         console.print(EMPTY)
         return
-    at, window, idx, hhi, incumbent, total, absorptions = rows[0]
-    table = Table(title=f"Consolidation index as of {at} ({window}-day window)", show_header=False)
-    table.add_row("index (incumbent share of capital)", f"{idx:.1f}")
-    table.add_row("HHI (0-10,000)", f"{hhi:,}")
-    table.add_row("incumbent capital", _billions(incumbent))
-    table.add_row("total capital", _billions(total))
-    table.add_row("startups absorbed by incumbents", str(absorptions))
+    title = f"Consolidation index as of {found.as_of} ({found.window_days}-day window)"
+    table = Table(title=title, show_header=False)
+    table.add_row("index (incumbent share of capital)", f"{found.idx:.1f}")
+    table.add_row("HHI (0-10,000)", f"{found.hhi:,}")
+    table.add_row("incumbent capital", _billions(found.incumbent_capital_usd))
+    table.add_row("total capital", _billions(found.total_capital_usd))
+    table.add_row("startups absorbed by incumbents", str(found.absorptions))
     console.print(table)
-    breakdown = query(
-        "SELECT incumbent, capital_usd FROM consolidation_by_incumbent "
-        "WHERE as_of = :at ORDER BY capital_usd DESC, incumbent",
-        at=at,
-    ).rows
     parts = Table("incumbent", "capital", "share of total", title="Breakdown by incumbent")
-    for name, capital in breakdown:
-        parts.add_row(name, _billions(capital), f"{100 * capital / total:.1f}%" if total else "-")
+    for name, capital in found.by_incumbent:
+        parts.add_row(name, _billions(capital), found.share(capital))
     console.print(parts)
     if plot:
         plot_series(plot)
@@ -107,11 +94,7 @@ def plot_series(path: Path) -> None:
 
 
 def print_watchlist() -> None:
-    rows = query(
-        "SELECT company, status, monthly_burn_usd, cash_usd, runway_months, as_of "
-        "FROM watchlist ORDER BY CASE status WHEN 'critical' THEN 0 WHEN 'watch' THEN 1 "
-        "WHEN 'ok' THEN 2 WHEN 'profitable' THEN 3 ELSE 4 END, runway_months, company"
-    ).rows
+    rows = _read(read_models.watchlist)
     if not rows:
         console.print(EMPTY)
         return
@@ -153,11 +136,7 @@ def watchlist() -> None:
 @app.command()
 def company(slug: str) -> None:
     """One company: registry facts, deals, events and alerts."""
-    facts = query(
-        "SELECT slug, name, role, country, total_raised_usd, last_valuation_usd, "
-        "status, absorbed_by FROM companies WHERE slug = :slug",
-        slug=slug,
-    )
+    facts = _read(read_models.company_facts, slug)
     if not facts.rows:
         errors.print(f"[red]error:[/] no company {slug!r} in the projections")
         raise typer.Exit(1)

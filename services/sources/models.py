@@ -50,6 +50,9 @@ class ReviewItem(SQLModel, table=True):
     decided_by: str | None = None
     decided_at: dt.datetime | None = Field(default=None, sa_column=_utc())
     decision: str | None = Field(default=None, sa_column=Column(Text))  # record id, or why
+    slack_channel: str | None = None  # where `dealwatch slack` posted it
+    slack_ts: str | None = None
+    slack_shown: str | None = None  # the state its Slack message shows
 
 
 def review_row(review: Review, source: str, state: str = "pending") -> dict:

@@ -9,7 +9,7 @@ import hashlib
 import json
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from dealwatch.events.errors import RecordError
@@ -26,6 +26,22 @@ from dealwatch.sources.sightings import join_correction, match
 
 class ReviewError(Exception):
     """The decision cannot be taken; the message says why and what to give."""
+
+
+class AlreadyDecided(ReviewError):
+    """Someone else decided first (or is deciding): the message says who, and what."""
+
+    def __init__(self, item: ReviewItem) -> None:
+        when = f" at {item.decided_at:%Y-%m-%d %H:%M} UTC" if item.decided_at else ""
+        what = "is being decided" if item.state == DECIDING else f"was already {item.state}"
+        outcome = f" ({item.decision})" if item.decision else ""
+        super().__init__(f"{item.key} {what} by {item.decided_by}{when}{outcome}")
+        self.item = item
+
+
+DECIDING = "deciding"
+#: A claim older than this (a decider that died between claim and record) may be taken again.
+STALE_CLAIM = dt.timedelta(minutes=5)
 
 
 async def list_items(engine: AsyncEngine, state: str | None = "pending") -> list[ReviewItem]:
@@ -63,7 +79,7 @@ async def accept(
     tells nothing new."""
     item = await get_item(engine, key)
     if item.state != "pending":
-        raise ReviewError(f"{key} was already {item.state} ({item.decision})")
+        raise AlreadyDecided(item)
     record = record_of(item, edits, reviewer, settings.today())
     try:
         parsed = parse_record(record)
@@ -76,23 +92,60 @@ async def accept(
     if (found := match(record, logged)) is not None:
         correction = join_correction(found.record, record)
         if correction is None:
+            await claim(engine, key, reviewer)
             await _decide(engine, key, "accepted", reviewer, found.record["id"])
             return found.record["id"]
         record, parsed = correction, parse_record(correction)
-    report = await ingest_items(
-        [(item.origin, Accepted(1, parsed, canonical_json(record).decode()))], settings
-    )
+    await claim(engine, key, reviewer)
+    try:
+        report = await ingest_items(
+            [(item.origin, Accepted(1, parsed, canonical_json(record).decode()))], settings
+        )
+    except BaseException:
+        await _release(engine, key)
+        raise
     if report.rejected:
+        await _release(engine, key)
         raise ReviewError(report.rejected[0][1].reason)
     await _decide(engine, key, "accepted", reviewer, parsed.id)
     return parsed.id
 
 
 async def reject(engine: AsyncEngine, key: str, why: str, reviewer: str) -> None:
+    if not why.strip():
+        raise ReviewError("a rejection needs a reason (--why)")
     item = await get_item(engine, key)
     if item.state != "pending":
-        raise ReviewError(f"{key} was already {item.state} ({item.decision})")
+        raise AlreadyDecided(item)
+    await claim(engine, key, reviewer)
     await _decide(engine, key, "rejected", reviewer, why)
+
+
+async def claim(engine: AsyncEngine, key: str, reviewer: str) -> None:
+    """Take the item for one decision. The first claimant wins, whether in Slack or at the CLI
+    (one conditional UPDATE); anyone after is told who was first."""
+    now = dt.datetime.now(dt.UTC)
+    takeable = (ReviewItem.state == "pending") | (
+        (ReviewItem.state == DECIDING) & (ReviewItem.decided_at < now - STALE_CLAIM)
+    )
+    async with session_factory(engine)() as session, session.begin():
+        taken = await session.execute(
+            update(ReviewItem)
+            .where(ReviewItem.key == key, takeable)
+            .values(state=DECIDING, decided_by=reviewer, decided_at=now, decision=None)
+        )
+    if taken.rowcount != 1:
+        raise AlreadyDecided(await get_item(engine, key))
+
+
+async def _release(engine: AsyncEngine, key: str) -> None:
+    """The claimed decision failed (the log refused the record): the item waits again."""
+    async with session_factory(engine)() as session, session.begin():
+        await session.execute(
+            update(ReviewItem)
+            .where(ReviewItem.key == key, ReviewItem.state == DECIDING)
+            .values(state="pending", decided_by=None, decided_at=None)
+        )
 
 
 async def _decide(engine: AsyncEngine, key: str, state: str, reviewer: str, decision: str):
