@@ -65,6 +65,7 @@ setup(
         "dealwatch": [STAMP],
         "dealwatch.alerts": ["*.yaml"],
         "dealwatch.services.sources": ["*.yaml"],
+        "dealwatch.services.slack": ["*.yaml"],
         "dealwatch.services.kafka": ["*.xml", "*.properties", "*.yaml"],
         "dealwatch.services": [
             "seed/*.jsonl",

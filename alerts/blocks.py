@@ -6,6 +6,8 @@ import json
 from typing import Any
 
 from slack_sdk.models.blocks import (
+    ActionsBlock,
+    ButtonElement,
     ContextBlock,
     DividerBlock,
     HeaderBlock,
@@ -21,8 +23,14 @@ def _lineage(ids: list[str]) -> str:
     return shown + (f" and {len(ids) - 6} more" if len(ids) > 6 else "")
 
 
-def render(message: str | dict[str, Any]) -> tuple[str, list[dict[str, Any]]]:
-    """(fallback text, blocks) for an outbox message: what happened, figures, source, lineage."""
+SILENCE, WHY = "alert_silence", "alert_why"  # handled by `dealwatch slack` (services/slack)
+
+
+def render(
+    message: str | dict[str, Any], alert_key: str | None = None
+) -> tuple[str, list[dict[str, Any]]]:
+    """(fallback text, blocks) for an outbox message: what happened, figures, source, lineage;
+    with `alert_key` (a bot's post), "Silence 7d" and "Why?" buttons for the Slack desk."""
     m = json.loads(message) if isinstance(message, str) else message
     fields = [MarkdownTextObject(text=f"*{name}*\n{value}") for name, value in m["facts"]]
     context = [
@@ -37,6 +45,20 @@ def render(message: str | dict[str, Any]) -> tuple[str, list[dict[str, Any]]]:
     if fields:
         blocks.append(SectionBlock(fields=fields[:MAX_FIELDS]))
     blocks += [DividerBlock(), ContextBlock(elements=context)]
+    if alert_key:
+        blocks.append(
+            ActionsBlock(
+                block_id="alert",
+                elements=[
+                    ButtonElement(
+                        text="Silence 7d",
+                        action_id=SILENCE,
+                        value=f"{m['rule']}:{m['subject']}"[:2000],
+                    ),
+                    ButtonElement(text="Why?", action_id=WHY, value=alert_key[:2000]),
+                ],
+            )
+        )
     facts = "; ".join(f"{name}: {value}" for name, value in m["facts"])
     text = f"{m['title']} ({facts})" if facts else m["title"]
     return text, [b.to_dict() for b in blocks]

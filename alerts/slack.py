@@ -101,7 +101,7 @@ class BotSender:
         self._channel_ids: dict[str, str] = {}
 
     async def send(self, alert: Outgoing) -> str:
-        text, blocks = render(alert.message)
+        text, blocks = render(alert.message, alert.alert_key)
         try:
             response = await self.client.chat_postMessage(
                 channel=alert.channel,

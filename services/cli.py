@@ -17,6 +17,7 @@ from dealwatch.services.commands import (
     replay,
     scheduler,
     show,
+    slack,
     source_evaluation,
     sources,
     sql,
@@ -61,7 +62,7 @@ source_evaluation.register(sources.app)
 app.add_typer(sources.app)
 app.add_typer(sources.review_app)
 app.add_typer(registry.app)
-for module in (ingest, worker, scheduler, demo, replay, sql, show):
+for module in (ingest, worker, scheduler, demo, replay, sql, show, slack):
     module.register(app)
 
 

@@ -64,6 +64,11 @@ class Settings(BaseSettings):
     slack_webhook_url: SecretStr | None = None
     slack_api_url: str | None = None
     slack_default_channel: str = "#dealwatch"
+    # The Slack desk (`dealwatch slack`, docs/slack.md): Socket Mode, no inbound HTTP.
+    slack_app_token: SecretStr | None = None  # xapp-..., connections:write
+    dealwatch_review_channel: str = "#dealwatch-review"
+    dealwatch_reviewers: str = ""  # Slack user (U...) or user-group (S...) ids, comma-separated
+    dealwatch_slack_sync_interval: float = Field(default=2.0, gt=0)
     dealwatch_rules_file: Path | None = None
     dealwatch_sources_file: Path | None = None
 

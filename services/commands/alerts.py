@@ -4,23 +4,23 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import getpass
 import json
-import re
 from typing import Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
-from sqlalchemy import delete, select
+from sqlalchemy import select
 
+from dealwatch.alerts import silences
 from dealwatch.alerts.dispatcher import dispatch, run_dispatcher, utc_now
 from dealwatch.alerts.outbox import STATES
 from dealwatch.alerts.rules_config import EXAMPLE_RULES
 from dealwatch.alerts.slack import DeliveryError, Outgoing, make_sender
 from dealwatch.services.config import get_settings
 from dealwatch.services.db.engine import make_async_engine, session_factory
-from dealwatch.services.db.log_mirror import upsert
-from dealwatch.services.db.models import Alert, Silence
+from dealwatch.services.db.models import Alert
 from dealwatch.services.db.schema import upgrade
 
 app = typer.Typer(
@@ -28,15 +28,14 @@ app = typer.Typer(
 )
 console = Console()
 errors = Console(stderr=True)
-UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 
 
 def parse_duration(text: str) -> dt.timedelta:
     """`30m`, `12h`, `7d`, `2w`."""
-    match = re.fullmatch(r"(\d+)([mhdw])", text.strip())
-    if not match:
-        raise typer.BadParameter(f"{text!r}: use a number and a unit, like 30m, 12h, 7d or 2w")
-    return dt.timedelta(**{UNITS[match[2]]: int(match[1])})
+    try:
+        return silences.parse_duration(text)
+    except silences.DurationError as error:
+        raise typer.BadParameter(str(error)) from error
 
 
 def _run(coro_factory):
@@ -95,35 +94,17 @@ def silence(
     for_: Annotated[str, typer.Option("--for", help="How long, e.g. 7d")] = "7d",
 ) -> None:
     """Do not deliver alerts of RULE (for SUBJECT only, if given) for a while."""
-    rule, _, subject = target.partition(":")
     until = utc_now() + parse_duration(for_)
-
-    async def save(sessions, _settings):
-        async with sessions() as session, session.begin():
-            await upsert(
-                session,
-                Silence,
-                [{"rule": rule, "subject": subject or "*", "until": until}],
-                ["rule", "subject"],
-            )
-
-    _run(save)
-    console.print(f"silenced {rule}:{subject or '*'} until {until:%Y-%m-%d %H:%M} UTC")
+    who = getpass.getuser()
+    rule, subject = _run(lambda sessions, _s: silences.silence(sessions, target, until, who))
+    console.print(f"silenced {rule}:{subject} until {until:%Y-%m-%d %H:%M} UTC")
 
 
 @app.command()
 def unsilence(target: Annotated[str, typer.Argument(help="RULE or RULE:SUBJECT")]) -> None:
     """Lift a silence."""
-    rule, _, subject = target.partition(":")
-
-    async def drop(sessions, _settings):
-        async with sessions() as session, session.begin():
-            await session.execute(
-                delete(Silence).where(Silence.rule == rule, Silence.subject == (subject or "*"))
-            )
-
-    _run(drop)
-    console.print(f"{rule}:{subject or '*'} is no longer silenced")
+    rule, subject = _run(lambda sessions, _s: silences.unsilence(sessions, target))
+    console.print(f"{rule}:{subject} is no longer silenced")
 
 
 @app.command()

@@ -138,6 +138,7 @@ class Silence(SQLModel, table=True):
     rule: str = Field(primary_key=True)
     subject: str = Field(primary_key=True, default="*")
     until: dt.datetime = Field(sa_column=_utc(False))
+    silenced_by: str | None = None  # who: a user name, or a Slack user
 
 
 class StreamPosition(SQLModel, table=True):

@@ -1,0 +1,1 @@
+"""The Slack desk: `dealwatch slack`, a Bolt app over Socket Mode (docs/slack.md)."""
