@@ -400,3 +400,50 @@ def test_app_home_shows_the_index_chart_and_queue(desk: Desk) -> None:
     [image] = [b for b in home["view"]["blocks"] if b["type"] == "image"]
     assert desk.slack.uploads[image["slack_file"]["id"]].startswith(b"\x89PNG")
     assert "2 pending" in text
+
+
+def test_the_manifest_declares_socket_mode_the_command_and_the_scopes() -> None:
+    manifest = yaml.safe_load(CliRunner().invoke(cli, ["slack", "manifest"]).output)
+    assert manifest["settings"]["socket_mode_enabled"] is True
+    assert manifest["settings"]["interactivity"]["is_enabled"] is True
+    assert manifest["settings"]["event_subscriptions"]["bot_events"] == ["app_home_opened"]
+    assert [c["command"] for c in manifest["features"]["slash_commands"]] == ["/dealwatch"]
+    assert manifest["features"]["app_home"]["home_tab_enabled"] is True
+    scopes = set(manifest["oauth_config"]["scopes"]["bot"])
+    assert {"chat:write", "commands", "files:write", "usergroups:read"} <= scopes
+
+
+def _slack_process(env: dict[str, str], tmp_path: Path) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "dealwatch", "slack"],
+        env={**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}", **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_wrong_or_missing_tokens_are_refused_with_where_to_get_them(tmp_path: Path) -> None:
+    missing = _slack_process({"SLACK_APP_TOKEN": "", "SLACK_BOT_TOKEN": TOKEN}, tmp_path)
+    assert missing.returncode == 1 and "SLACK_APP_TOKEN must be an app-level token" in (
+        missing.stdout + missing.stderr
+    )
+    swapped = _slack_process({"SLACK_APP_TOKEN": APP_TOKEN, "SLACK_BOT_TOKEN": APP_TOKEN}, tmp_path)
+    said = swapped.stdout + swapped.stderr
+    assert swapped.returncode == 1 and "SLACK_BOT_TOKEN must be the bot token" in said
+    assert APP_TOKEN not in said
+
+
+def test_the_app_waits_for_an_absent_database_then_says_so(tmp_path: Path) -> None:
+    absent = _slack_process(
+        {
+            "SLACK_APP_TOKEN": APP_TOKEN,
+            "SLACK_BOT_TOKEN": TOKEN,
+            "DATABASE_URL": "postgresql://dealwatch:secret@127.0.0.1:9/dealwatch",
+            "DEALWATCH_CONNECT_TIMEOUT": "3",
+        },
+        tmp_path,
+    )
+    said = absent.stdout + absent.stderr
+    assert absent.returncode == 1, said
+    assert "waiting" in said.lower() and "secret" not in said and "Traceback" not in said
