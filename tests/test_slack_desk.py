@@ -191,6 +191,13 @@ def desk(kafka: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> It
                         "url": f"{sources.url}/cma/cases.atom",
                         "every": "30m",
                     },
+                    {
+                        "name": "nvidia",
+                        "kind": "press",
+                        "owner": "nvidia",
+                        "url": f"{sources.url}/nvidia/news.rss",
+                        "every": "6h",
+                    },
                 ],
             }
         )
@@ -366,6 +373,21 @@ def test_a_decision_at_the_cli_updates_the_slack_post(desk: Desk) -> None:
         lambda: [u for u in desk.slack.updates if "Rejected by carol" in u["text"]],
     )
     assert "decided at a terminal" in updated[0]["text"]
+
+
+def test_a_sighting_joining_an_item_redraws_its_post(desk: Desk) -> None:
+    post = desk.post_of(PYLON)
+    assert "nvidianews.example" not in json.dumps(post.blocks)
+    assert "joined a pending item 1" in " ".join(_cli("sources", "poll", "nvidia").split())
+    redrawn = _wait(
+        "the post redrawn",
+        lambda: [
+            u
+            for u in desk.slack.updates
+            if u["ts"] == post.ts and "nvidianews" in json.dumps(u["blocks"])
+        ],
+    )
+    assert "Accept" in json.dumps(redrawn[-1]["blocks"])  # still pending, still decidable
 
 
 def test_alert_buttons_silence_for_seven_days_and_say_why(desk: Desk) -> None:

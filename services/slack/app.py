@@ -19,7 +19,7 @@ from dealwatch.alerts.slack import retry_handlers
 from dealwatch.services.config import Settings
 from dealwatch.services.db.engine import make_async_engine
 from dealwatch.services.slack.desk import Desk
-from dealwatch.services.slack.sync import post_new_items, update_decided
+from dealwatch.services.slack.sync import post_new_items, redraw_changed, update_decided
 from dealwatch.services.worker.waiting import DATABASE_ABSENT
 
 log = logging.getLogger("dealwatch.slack")
@@ -66,6 +66,7 @@ async def keep_channel_in_step(settings: Settings, engine, client: AsyncWebClien
         try:
             await post_new_items(engine, client, settings.dealwatch_review_channel)
             await update_decided(engine, client)
+            await redraw_changed(engine, client)
             if failing:
                 log.info("the review channel is in step again")
             failing = False

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from dealwatch.services.db.engine import session_factory
 from dealwatch.services.slack.review_blocks import decided_post, review_post
-from dealwatch.services.sources.models import ReviewItem
+from dealwatch.services.sources.models import CHANGED, ReviewItem
 
 log = logging.getLogger("dealwatch.slack")
 DECIDED = ("accepted", "rejected", "joined")
@@ -43,6 +43,33 @@ async def post_new_items(engine: AsyncEngine, client: AsyncWebClient, channel: s
                 .values(
                     slack_channel=posted["channel"], slack_ts=posted["ts"], slack_shown="pending"
                 )
+            )
+    return len(items)
+
+
+async def redraw_changed(engine: AsyncEngine, client: AsyncWebClient) -> int:
+    """Redraw the posts of pending items whose draft changed (a sighting joined them)."""
+    async with session_factory(engine)() as session:
+        items = (
+            (
+                await session.execute(
+                    select(ReviewItem)
+                    .where(ReviewItem.state == "pending", ReviewItem.slack_shown == CHANGED)
+                    .limit(BATCH)
+                )
+            )
+            .scalars()
+            .all()
+        )
+    for item in items:
+        text, blocks = review_post(item)
+        await client.chat_update(channel=item.slack_channel, ts=item.slack_ts, text=text,
+                                 blocks=blocks)  # fmt: skip
+        async with session_factory(engine)() as session, session.begin():
+            await session.execute(
+                update(ReviewItem)
+                .where(ReviewItem.key == item.key, ReviewItem.slack_shown == CHANGED)
+                .values(slack_shown="pending")
             )
     return len(items)
 

@@ -52,7 +52,10 @@ class ReviewItem(SQLModel, table=True):
     decision: str | None = Field(default=None, sa_column=Column(Text))  # record id, or why
     slack_channel: str | None = None  # where `dealwatch slack` posted it
     slack_ts: str | None = None
-    slack_shown: str | None = None  # the state its Slack message shows
+    slack_shown: str | None = None  # the state its Slack message shows, or CHANGED
+
+
+CHANGED = "changed"  # a pending item's draft changed (a sighting joined): its post is redrawn
 
 
 def review_row(review: Review, source: str, state: str = "pending") -> dict:

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from dealwatch.services.db.engine import session_factory
 from dealwatch.services.db.log_mirror import dialect_insert
 from dealwatch.services.db.state_models import RecordState
-from dealwatch.services.sources.models import ReviewItem, review_row
+from dealwatch.services.sources.models import CHANGED, ReviewItem, review_row
 from dealwatch.sources.outcomes import Review
 from dealwatch.sources.sightings import DEALS, WINDOW_DAYS, JoinPending, Known
 
@@ -74,6 +74,8 @@ async def join_pending(engine: AsyncEngine, join: JoinPending, sighting: Review,
         item.context = json.dumps(context, sort_keys=True)
         if "joined by" not in item.reason:
             item.reason = f"{item.reason}; joined by other sightings"
+        if item.slack_ts:
+            item.slack_shown = CHANGED  # `dealwatch slack` shows the merged draft
         row = review_row(sighting, source, state="joined")
         row |= {"decision": join.key, "decided_by": "dealwatch", "decided_at": row["queued_at"]}
         await session.execute(
