@@ -165,7 +165,16 @@ def _cli(*args: str):
 
 
 @pytest.fixture
-def desk(kafka: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Desk]:
+def desk(
+    kafka: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
+) -> Iterator[Desk]:
+    """On SQLite, or on PostgreSQL where a test asks (`indirect` parametrization)."""
+    on = getattr(request, "param", "sqlite")
+    database = (
+        request.getfixturevalue("postgres_url")
+        if on == "postgresql"
+        else f"sqlite:///{tmp_path / 'dealwatch.db'}"
+    )
     sources = serve_fixtures(SourceServer()).start()
     extra = tmp_path / "extra-registry.csv"
     extra.write_text(EXTRA_REGISTRY)
@@ -207,7 +216,7 @@ def desk(kafka: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> It
     slack.usergroups["S0DESK"] = ["U0BOB"]
     env = {
         "DEALWATCH_SOURCES_FILE": str(config),
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'dealwatch.db'}",
+        "DATABASE_URL": database,
         "KAFKA_BOOTSTRAP_SERVERS": kafka.kafka_bootstrap_servers,
         "DEALWATCH_TOPIC_PREFIX": kafka.dealwatch_topic_prefix,
         "DEALWATCH_TODAY": "2024-11-08",
@@ -271,6 +280,7 @@ def test_accept_emits_one_record_with_its_decider_and_updates_the_post(desk: Des
     assert len(desk.records(record_id)) == 1
 
 
+@pytest.mark.parametrize("desk", ["sqlite", "postgresql"], indirect=True)
 def test_two_reviewers_at_once_make_one_decision_and_the_second_is_told(desk: Desk) -> None:
     answers: list[dict] = []
     threads = [
