@@ -34,6 +34,8 @@ SHIPPED = (  # data the installed commands read, by path inside the package
     "dealwatch/services/kafka/log4j2.properties",
     "dealwatch/services/sources/sources.example.yaml",
     "dealwatch/alerts/rules.example.yaml",
+    "dealwatch/services/slack/manifest.yaml",
+    "dealwatch/services/migrations/versions/0010_review_slack_messages.py",
 )
 
 
@@ -128,6 +130,8 @@ def test_the_wheel_and_sdist_carry_the_data_and_examples(release: Release, tmp_p
     assert sources.returncode == 0 and "kind: sec_formd" in sources.stdout, sources.stderr
     rules = _run(release, ["dealwatch", "alerts", "rules-example"], where)
     assert rules.returncode == 0 and "mega_round:" in rules.stdout, rules.stderr
+    manifest = _run(release, ["dealwatch", "slack", "manifest"], where)
+    assert manifest.returncode == 0 and "socket_mode_enabled: true" in manifest.stdout
     no_file = {k: v for k, v in os.environ.items() if k != "DEALWATCH_SOURCES_FILE"}
     refused = _run(release, ["dealwatch", "sources", "list"], where, no_file)
     assert refused.returncode == 1
