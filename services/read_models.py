@@ -7,9 +7,10 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
+from dealwatch.projections.consolidation import ConsolidationRow
 from dealwatch.services.db.engine import backend
 from dealwatch.services.db.readonly import QueryResult, run_readonly
 
@@ -36,25 +37,15 @@ def money(value: float | None) -> str:
     return f"${value / 1e6:,.1f}M" if abs(value) < 1e9 else billions(value)
 
 
-@dataclass(frozen=True)
-class IndexAt:
-    """The consolidation row on or before a day, and its breakdown by incumbent."""
-
-    as_of: Any
-    window_days: int
-    idx: float
-    hhi: int
-    incumbent_capital_usd: float
-    total_capital_usd: float
-    absorptions: int
-    by_incumbent: list[tuple[str, float]] = field(default_factory=list)
-
-    def share(self, capital: float) -> str:
-        total = self.total_capital_usd
-        return f"{100 * capital / total:.1f}%" if total else "-"
+def share(row: ConsolidationRow, capital: float) -> str:
+    """An incumbent's capital as a share of the window's total, as `show` prints it."""
+    total = row.total_capital_usd
+    return f"{100 * capital / total:.1f}%" if total else "-"
 
 
-def index_at(url: str, as_of: dt.date | None = None) -> IndexAt | None:
+def index_at(url: str, as_of: dt.date | None = None) -> ConsolidationRow | None:
+    """The `consolidation` row on or before a day (the latest without one), with its
+    breakdown by incumbent."""
     day = (as_of or dt.date.max).isoformat()
     rows = query(
         url,
@@ -64,14 +55,15 @@ def index_at(url: str, as_of: dt.date | None = None) -> IndexAt | None:
     ).rows
     if not rows:
         return None
-    found = IndexAt(*rows[0])
+    at, *figures = rows[0]
     breakdown = query(
         url,
         "SELECT incumbent, capital_usd FROM consolidation_by_incumbent "
         "WHERE as_of = :at ORDER BY capital_usd DESC, incumbent",
-        at=found.as_of,
+        at=at,
     ).rows
-    return IndexAt(*rows[0], by_incumbent=[tuple(r) for r in breakdown])
+    day = at if isinstance(at, dt.date) else dt.date.fromisoformat(str(at))
+    return ConsolidationRow(day, *figures, by_incumbent=tuple(tuple(r) for r in breakdown))
 
 
 def watchlist(url: str, status: str | None = None) -> list[tuple]:

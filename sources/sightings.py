@@ -164,6 +164,18 @@ def join_correction(target: dict[str, Any], sighting: dict[str, Any]) -> dict[st
     }
 
 
+def sighting_of(outcome: Outcome) -> dict[str, Any] | None:
+    """The deal a parser's outcome tells of (a record to emit, a draft for a person), or None
+    (a skip, a problem, or no deal kind)."""
+    if isinstance(outcome, Emit):
+        record = outcome.record
+    elif isinstance(outcome, Review):
+        record = {**outcome.draft, "kind": outcome.draft.get("kind", outcome.kind)}
+    else:
+        return None
+    return record if record.get("kind") in DEALS else None
+
+
 def place(outcome: Outcome, known: Iterable[Known]) -> Outcome | JoinPending:
     """Where a parser's outcome goes once the deals already seen are known:
 
@@ -175,11 +187,8 @@ def place(outcome: Outcome, known: Iterable[Known]) -> Outcome | JoinPending:
     - a draft that matches a logged record: still a person's, told which record it joins;
     - a draft that matches a pending item: joins that item.
     """
-    if isinstance(outcome, Emit):
-        record = outcome.record
-    elif isinstance(outcome, Review):
-        record = {**outcome.draft, "kind": outcome.draft.get("kind", outcome.kind)}
-    else:
+    record = sighting_of(outcome)
+    if record is None:
         return outcome
     found = match(record, known)
     if found is None:

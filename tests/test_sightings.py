@@ -14,7 +14,6 @@ import sys
 from pathlib import Path
 
 import pytest
-import yaml
 
 from dealwatch.services.config import Settings, get_settings
 from dealwatch.services.ingest.pipeline import ingest_registry
@@ -22,7 +21,7 @@ from dealwatch.services.seed import SEED_REGISTRY
 from dealwatch.sources.outcomes import Emit, Review, Skip
 from dealwatch.sources.sightings import JoinPending, Known, join_id, match, place, same_deal
 from tests.source_server import SourceServer, serve_fixtures
-from tests.test_sources import CONTACT, EXTRA_REGISTRY, _cli, _log, _rows
+from tests.test_sources import CONTACT, EXTRA_REGISTRY, _cli, _log, _rows, sources_env
 from tests.workers import run_worker_until_caught_up
 
 FORM_D = {
@@ -114,18 +113,7 @@ def desk(kafka: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
              "url": f"{url}/nvidia/news.rss", "every": "6h"},
         ],
     }  # fmt: skip
-    config = tmp_path / "sources.yaml"
-    config.write_text(yaml.safe_dump(sources))
-    env = {
-        "DEALWATCH_SOURCES_FILE": str(config),
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'dealwatch.db'}",
-        "DEALWATCH_TOPIC_PREFIX": kafka.dealwatch_topic_prefix,
-        "DEALWATCH_TODAY": "2024-11-08",
-        "COLUMNS": "400",
-    }
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)
-    get_settings.cache_clear()
+    env = sources_env(kafka, tmp_path, sources, "2024-11-08", monkeypatch)
     settings = kafka.model_copy(
         update={"database_url": env["DATABASE_URL"], "dealwatch_today": dt.date(2024, 11, 8)}
     )

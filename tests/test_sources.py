@@ -85,20 +85,29 @@ def world(kafka: Settings, server: SourceServer, tmp_path: Path, monkeypatch: py
                          "headcount": "No. Of Employees"}},
         ],
     }  # fmt: skip
+    env = sources_env(kafka, tmp_path, sources, "2024-11-05", monkeypatch)
+    yield kafka.model_copy(update={"database_url": env["DATABASE_URL"]}), env
+    get_settings.cache_clear()
+
+
+def sources_env(
+    kafka: Settings, tmp_path: Path, sources: dict, today: str, monkeypatch: pytest.MonkeyPatch
+) -> dict[str, str]:
+    """The sources file written, and the environment the CLI runs with, set (SQLite in
+    `tmp_path`, the test's topic prefix, a pinned day)."""
     config = tmp_path / "sources.yaml"
     config.write_text(yaml.safe_dump(sources))
     env = {
         "DEALWATCH_SOURCES_FILE": str(config),
         "DATABASE_URL": f"sqlite:///{tmp_path / 'dealwatch.db'}",
         "DEALWATCH_TOPIC_PREFIX": kafka.dealwatch_topic_prefix,
-        "DEALWATCH_TODAY": "2024-11-05",
+        "DEALWATCH_TODAY": today,
         "COLUMNS": "400",
     }
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     get_settings.cache_clear()
-    yield kafka.model_copy(update={"database_url": env["DATABASE_URL"]}), env
-    get_settings.cache_clear()
+    return env
 
 
 def _cli(*args: str):

@@ -62,7 +62,7 @@ def print_consolidation(as_of: dt.date | None, plot: Path | None) -> None:
     console.print(table)
     parts = Table("incumbent", "capital", "share of total", title="Breakdown by incumbent")
     for name, capital in found.by_incumbent:
-        parts.add_row(name, _billions(capital), found.share(capital))
+        parts.add_row(name, _billions(capital), read_models.share(found, capital))
     console.print(parts)
     if plot:
         plot_series(plot)

@@ -35,7 +35,7 @@ def index(url: str, as_of: dt.date | None) -> tuple[str, list[dict]]:
     if found is None:
         return answer(EMPTY)
     top = "\n".join(
-        f"• {name}: {billions(capital)} ({found.share(capital)})"
+        f"• {name}: {billions(capital)} ({views.share(found, capital)})"
         for name, capital in found.by_incumbent[:5]
     )
     text = (

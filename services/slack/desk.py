@@ -125,15 +125,7 @@ class Desk:
 
     @_said_on_failure
     async def on_edit(self, ack, body, client, respond) -> None:
-        await ack()
-        if await self._refused(client, body["user"], respond):
-            return
-        key = body["actions"][0]["value"]
-        item = await review.get_item(self.engine, key)
-        if item.state != "pending":
-            await self._tell(respond, f"Already decided: {AlreadyDecided(item)}")
-            return
-        await client.views_open(trigger_id=body["trigger_id"], view=edit_modal(item, key))
+        await self._open_modal(ack, body, client, respond, edit_modal)
 
     async def on_edit_submitted(self, ack, body, view, client) -> None:
         key, user = view["private_metadata"], body["user"]
@@ -162,6 +154,10 @@ class Desk:
 
     @_said_on_failure
     async def on_reject(self, ack, body, client, respond) -> None:
+        await self._open_modal(ack, body, client, respond, reject_modal)
+
+    async def _open_modal(self, ack, body, client, respond, modal) -> None:
+        """Edit and Reject open a modal on a pending item (for a reviewer)."""
         await ack()
         if await self._refused(client, body["user"], respond):
             return
@@ -170,7 +166,7 @@ class Desk:
         if item.state != "pending":
             await self._tell(respond, f"Already decided: {AlreadyDecided(item)}")
             return
-        await client.views_open(trigger_id=body["trigger_id"], view=reject_modal(item, key))
+        await client.views_open(trigger_id=body["trigger_id"], view=modal(item, key))
 
     async def on_reject_submitted(self, ack, body, view, client) -> None:
         key, user = view["private_metadata"], body["user"]

@@ -36,7 +36,7 @@ from dealwatch.sources.formd import Filing, funding_from_form_d, parse_form_inde
 from dealwatch.sources.names import Resolver
 from dealwatch.sources.outcomes import Emit, Malformed, Outcome, Review, Skip
 from dealwatch.sources.press import parse_press_feed
-from dealwatch.sources.sightings import JoinPending, Known, place
+from dealwatch.sources.sightings import JoinPending, Known, place, sighting_of
 from dealwatch.sources.tabular import ColumnMapping, parse_layoffs
 
 
@@ -224,13 +224,8 @@ async def _placed(
 
 
 def _deal_of(outcome: Outcome) -> dict | None:
-    if isinstance(outcome, Emit):
-        record = outcome.record
-    elif isinstance(outcome, Review):
-        record = {**outcome.draft, "kind": outcome.draft.get("kind", outcome.kind)}
-    else:
-        return None
-    return record if is_deal(record) else None
+    record = sighting_of(outcome)
+    return record if record is not None and is_deal(record) else None
 
 
 async def _queued_before(engine: AsyncEngine, key: str) -> bool:
