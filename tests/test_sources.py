@@ -361,3 +361,27 @@ def test_sources_run_polls_every_enabled_source_on_a_schedule(world) -> None:
     assert [j[0] for j in jobs] == every
     kinds = {e.record.kind for e in _log(settings)}
     assert {"probe", "layoff", "funding"} <= kinds
+
+
+def test_a_claim_left_by_a_dead_decider_is_taken_again_after_five_minutes(world) -> None:
+    """A decision claims its item first; a claim whose decider died before recording (the
+    state `deciding`) refuses others for five minutes, then may be taken again."""
+    settings, _ = world
+    assert _cli("sources", "poll", "cma").exit_code == 0
+    key = "deal:tag:www.gov.uk,2005:/cma-cases/microsoft-inflection-ai-inquiry"
+    engine = make_sync_engine(settings.database_url)
+    claimed = "UPDATE review_items SET state = 'deciding', decided_by = 'slack:U0GONE', "
+    with engine.begin() as conn:
+        conn.execute(text(claimed + "decided_at = :at WHERE key = :key"),
+                     {"at": dt.datetime.now(dt.UTC), "key": key})  # fmt: skip
+    refused = _cli("review", "accept", key, "--by", "analyst")
+    assert refused.exit_code == 1 and "is being decided by slack:U0GONE" in refused.output
+    with engine.begin() as conn:
+        old = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=6)
+        conn.execute(text("UPDATE review_items SET decided_at = :at WHERE key = :key"),
+                     {"at": old, "key": key})  # fmt: skip
+    engine.dispose()
+    accepted = _cli("review", "accept", key, "--by", "analyst")
+    assert accepted.exit_code == 0, accepted.output
+    assert _rows(settings.database_url, f"SELECT state, decided_by FROM review_items "
+                 f"WHERE key = '{key}'") == [("accepted", "analyst")]  # fmt: skip

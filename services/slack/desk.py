@@ -163,7 +163,7 @@ class Desk:
             return
         key = body["actions"][0]["value"]
         item = await review.get_item(self.engine, key)
-        if item.state != "pending":
+        if not review.decidable(item):
             await self._tell(respond, f"Already decided: {AlreadyDecided(item)}")
             return
         await client.views_open(trigger_id=body["trigger_id"], view=modal(item, key))

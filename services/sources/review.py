@@ -78,7 +78,7 @@ async def accept(
     id returned is the correction's that adds what the item tells, or the record's when it
     tells nothing new."""
     item = await get_item(engine, key)
-    if item.state != "pending":
+    if not decidable(item):
         raise AlreadyDecided(item)
     record = record_of(item, edits, reviewer, settings.today())
     try:
@@ -115,10 +115,24 @@ async def reject(engine: AsyncEngine, key: str, why: str, reviewer: str) -> None
     if not why.strip():
         raise ReviewError("a rejection needs a reason (--why)")
     item = await get_item(engine, key)
-    if item.state != "pending":
+    if not decidable(item):
         raise AlreadyDecided(item)
     await claim(engine, key, reviewer)
     await _decide(engine, key, "rejected", reviewer, why)
+
+
+def _stale(decided_at: dt.datetime | None, now: dt.datetime) -> bool:
+    if decided_at is None:
+        return True
+    if decided_at.tzinfo is None:  # SQLite hands back naive UTC
+        decided_at = decided_at.replace(tzinfo=dt.UTC)
+    return decided_at < now - STALE_CLAIM
+
+
+def decidable(item: ReviewItem) -> bool:
+    """Pending, or claimed by a decider that never finished (see `claim`)."""
+    now = dt.datetime.now(dt.UTC)
+    return item.state == "pending" or (item.state == DECIDING and _stale(item.decided_at, now))
 
 
 async def claim(engine: AsyncEngine, key: str, reviewer: str) -> None:
