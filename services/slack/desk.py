@@ -49,7 +49,9 @@ SILENCE_FOR = dt.timedelta(days=7)
 
 def _said_on_failure(handler):
     """A button's handler that fails (the database away, the broker refusing) tells the person
-    so, in one line, instead of leaving the click unanswered; its claim was released."""
+    so, in one line, instead of leaving the click unanswered. A claim whose record was refused
+    is released (services/sources/review.py); a decision that was recorded shows on the post
+    at the channel's next upkeep."""
 
     @functools.wraps(handler)
     async def answered(self, ack, body, client, respond):
@@ -57,8 +59,9 @@ def _said_on_failure(handler):
             await handler(self, ack, body, client, respond)
         except Exception as error:
             log.warning("%s failed: %s", handler.__name__, _one_line(error))
-            await self._tell(respond, f"Sorry, that failed and nothing was recorded: "
-                                      f"{_one_line(error)}. Try again in a moment.")  # fmt: skip
+            await self._tell(respond, f"Sorry, that did not finish: {_one_line(error)}. A "
+                                      "decision taken shows on the post; else try again in a "
+                                      "moment.")  # fmt: skip
 
     return answered
 
