@@ -151,6 +151,11 @@ class Desk:
         rows = _rows(self.settings.database_url, asked)
         return rows[0]
 
+    def decided(self, key: str) -> tuple:
+        """The item once its decision is recorded (the record reaches the log first)."""
+        return _wait(f"{key} decided", lambda: (i := self.item(key))[0] not in
+                     ("pending", "deciding") and i)  # fmt: skip
+
     def records(self, record_id: str) -> list:
         return [e.record for e in _log(self.settings) if e.record.id == record_id]
 
@@ -268,7 +273,7 @@ def test_accept_emits_one_record_with_its_decider_and_updates_the_post(desk: Des
         ["nvidia", "microsoft"],
     )
     assert "reviewed by slack:U0ADA (ada)" in record.source
-    assert desk.item(PYLON) == ("accepted", "slack:U0ADA (ada)", record_id)
+    assert desk.decided(PYLON) == ("accepted", "slack:U0ADA (ada)", record_id)
     updated = _wait(
         "the post updated",
         lambda: [u for u in desk.slack.updates if u["ts"] == post.ts and "Accepted" in u["text"]],
@@ -293,7 +298,7 @@ def test_two_reviewers_at_once_make_one_decision_and_the_second_is_told(desk: De
         thread.join(60)
     record_id = deal_id(CMA)
     _wait("the record", lambda: desk.records(record_id))
-    state, decided_by, decision = desk.item(CMA)
+    state, decided_by, decision = desk.decided(CMA)
     assert state == "accepted" and decision == record_id
     loser = "slack:U0BOB (bob)" if decided_by.startswith("slack:U0ADA") else "slack:U0ADA (ada)"
     told = _wait("the second told who was first", lambda: desk.told(f"by {decided_by}"))
@@ -371,7 +376,7 @@ def test_a_socket_dropped_mid_decision_loses_and_doubles_nothing(desk: Desk) -> 
     desk.action(ADA, "review_accept", PYLON, drop=True)  # acknowledged after the reconnect
     assert desk.slack.connections_opened > opened_before
     _wait("the record", lambda: desk.records(deal_id(PYLON)))
-    assert desk.item(PYLON)[0] == "accepted"
+    assert desk.decided(PYLON)[0] == "accepted"
     time.sleep(1.5)
     assert len(desk.records(deal_id(PYLON))) == 1
 
@@ -479,3 +484,26 @@ def test_the_app_waits_for_an_absent_database_then_says_so(tmp_path: Path) -> No
     said = absent.stdout + absent.stderr
     assert absent.returncode == 1, said
     assert "waiting" in said.lower() and "secret" not in said and "Traceback" not in said
+
+
+def test_slack_unreachable_is_said_in_one_line_an_attempt(tmp_path: Path) -> None:
+    log = tmp_path / "slack.log"
+    env = {"SLACK_APP_TOKEN": APP_TOKEN, "SLACK_BOT_TOKEN": TOKEN,
+           "SLACK_API_URL": "http://127.0.0.1:9/api/",
+           "DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}"}  # fmt: skip
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "dealwatch", "slack"],
+            env={**os.environ, **env},
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        _wait("an attempt said", lambda: "Failed to connect" in log.read_text(), timeout=60)
+    finally:
+        os.killpg(process.pid, 15)
+        stopped = process.wait(30)  # SIGTERM stops it while it is still trying to connect
+    said = log.read_text()
+    assert stopped == 0 and "stopped" in said, said
+    assert "Traceback" not in said and TOKEN not in said and APP_TOKEN not in said

@@ -38,6 +38,7 @@ def slack(ctx: typer.Context) -> None:
         console.print(f"[red]error:[/] {error}")
         raise typer.Exit(1) from error
     logging.basicConfig(level=logging.INFO, format="[%(asctime)s] %(levelname)s %(message)s")
+    logging.getLogger("slack_sdk").setLevel(logging.WARNING)  # a line per HTTP retry is noise
     asyncio.run(serve(settings))
 
 

@@ -23,8 +23,20 @@ from dealwatch.services.slack.sync import post_new_items, redraw_changed, update
 from dealwatch.services.worker.waiting import DATABASE_ABSENT
 
 log = logging.getLogger("dealwatch.slack")
-# Bolt warns that SLACK_BOT_TOKEN is unused when a client is given: the client carries it.
-log.addFilter(lambda record: "`token` will be unused" not in record.getMessage())
+
+
+def _said_in_one_line(record: logging.LogRecord) -> bool:
+    """slack-sdk's Socket Mode client (which logs through this logger) prints a traceback for
+    every failed connection attempt: one line an attempt is enough, as the worker says it. And
+    Bolt's warning that SLACK_BOT_TOKEN is unused when a client is given is noise: the client
+    carries it."""
+    message = record.getMessage()
+    if message.startswith("Failed to connect"):
+        record.exc_info, record.exc_text = None, None
+    return "`token` will be unused" not in message
+
+
+log.addFilter(_said_in_one_line)
 DEFAULT_API = "https://slack.com/api/"
 
 
@@ -83,6 +95,8 @@ def _one_line(error: BaseException) -> str:
 
 
 async def serve(settings: Settings) -> None:
+    """Connect, keep the review channel in step, and stop cleanly on SIGINT or SIGTERM, also
+    while Slack cannot be reached (slack-sdk keeps trying to connect until closed)."""
     engine = make_async_engine(settings.database_url)
     app, client = build(settings, engine)
     handler = AsyncSocketModeHandler(app, tokens(settings)[1], web_client=client)
@@ -90,15 +104,21 @@ async def serve(settings: Settings) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    await handler.connect_async()
-    log.info(
-        "connected to Slack (Socket Mode); review channel %s", settings.dealwatch_review_channel
-    )
-    syncing = asyncio.create_task(keep_channel_in_step(settings, engine, client))
+    connecting = asyncio.create_task(handler.connect_async())
+    stopping = asyncio.create_task(stop.wait())
+    syncing: asyncio.Task | None = None
     try:
-        await stop.wait()
+        await asyncio.wait({connecting, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        if connecting.done():
+            connecting.result()
+            log.info("connected to Slack (Socket Mode); review channel %s",
+                     settings.dealwatch_review_channel)  # fmt: skip
+            syncing = asyncio.create_task(keep_channel_in_step(settings, engine, client))
+            await stopping
     finally:
-        syncing.cancel()
+        for task in (connecting, stopping, syncing):
+            if task is not None:
+                task.cancel()
         await handler.close_async()
         await engine.dispose()
         log.info("stopped")
