@@ -41,8 +41,11 @@ def _written(settings: Settings) -> int:
     return sum(n for (topic, _), n in ends.items() if topic == settings.topic(DEAL_EVENTS))
 
 
-def _leader(settings: Settings, topic: str, partition: int) -> int:
-    async def ask() -> int:
+def _leader(settings: Settings, topic: str, partition: int, timeout: float = 30.0) -> int:
+    """The partition's leader, waited for: a topic just created is in the metadata of every
+    node, with a leader, only a moment later (a fresh-clone CI run asked too early once)."""
+
+    async def ask() -> int | None:
         admin = AIOKafkaAdminClient(**client_kwargs(settings))
         await admin.start()
         try:
@@ -51,7 +54,11 @@ def _leader(settings: Settings, topic: str, partition: int) -> int:
         finally:
             await admin.close()
 
-    return asyncio.run(ask())
+    deadline = time.monotonic() + timeout
+    while (leader := asyncio.run(ask())) is None or leader < 0:
+        assert time.monotonic() < deadline, f"{topic}[{partition}] has no leader after {timeout}s"
+        time.sleep(0.5)
+    return leader
 
 
 def _events(url: str) -> tuple[int, int]:
