@@ -18,9 +18,9 @@ from slack_sdk.web.async_client import AsyncWebClient
 from dealwatch.alerts.slack import retry_handlers
 from dealwatch.services.config import Settings
 from dealwatch.services.db.engine import make_async_engine
+from dealwatch.services.logs import one_line
 from dealwatch.services.slack.desk import Desk
 from dealwatch.services.slack.sync import post_new_items, redraw_changed, update_decided
-from dealwatch.services.worker.waiting import DATABASE_ABSENT
 
 log = logging.getLogger("dealwatch.slack")
 
@@ -72,7 +72,8 @@ def build(settings: Settings, engine) -> tuple[AsyncApp, AsyncWebClient]:
 
 async def keep_channel_in_step(settings: Settings, engine, client: AsyncWebClient) -> None:
     """Post new items and update decided ones, every DEALWATCH_SLACK_SYNC_INTERVAL seconds;
-    a database or Slack away for a while is said in one line a round, and waited out."""
+    a database or Slack away for a while (or anything else going wrong) is said in one line a
+    round, and waited out."""
     failing = False
     while True:
         try:
@@ -82,16 +83,16 @@ async def keep_channel_in_step(settings: Settings, engine, client: AsyncWebClien
             if failing:
                 log.info("the review channel is in step again")
             failing = False
-        except (*DATABASE_ABSENT, SlackApiError, OSError) as error:
-            log.warning("review channel not updated, trying again: %s", _one_line(error))
+        except Exception as error:  # the loop is the boundary: it must not die unseen
+            log.warning("review channel not updated, trying again: %s", _said(error))
             failing = True
         await asyncio.sleep(settings.dealwatch_slack_sync_interval)
 
 
-def _one_line(error: BaseException) -> str:
+def _said(error: BaseException) -> str:
     if isinstance(error, SlackApiError):
         return f"Slack answered {error.response.get('error')}"
-    return str(error).splitlines()[0][:200] if str(error) else type(error).__name__
+    return one_line(error)
 
 
 async def serve(settings: Settings) -> None:

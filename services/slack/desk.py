@@ -25,6 +25,7 @@ from dealwatch.services import read_models
 from dealwatch.services.config import Settings
 from dealwatch.services.db.engine import session_factory
 from dealwatch.services.db.models import Alert
+from dealwatch.services.logs import one_line
 from dealwatch.services.slack import answers, home
 from dealwatch.services.slack.review_blocks import (
     ACCEPT,
@@ -58,17 +59,12 @@ def _said_on_failure(handler):
         try:
             await handler(self, ack, body, client, respond)
         except Exception as error:
-            log.warning("%s failed: %s", handler.__name__, _one_line(error))
-            await self._tell(respond, f"Sorry, that did not finish: {_one_line(error)}. A "
+            log.warning("%s failed: %s", handler.__name__, one_line(error))
+            await self._tell(respond, f"Sorry, that did not finish: {one_line(error)}. A "
                                       "decision taken shows on the post; else try again in a "
                                       "moment.")  # fmt: skip
 
     return answered
-
-
-def _one_line(error: BaseException) -> str:
-    text = str(error).splitlines()[0] if str(error) else type(error).__name__
-    return text[:200]
 
 
 def decider(user: dict[str, Any]) -> str:
